@@ -1,0 +1,18 @@
+"""refopt: gradient-based optimizers written to be read, and checked.
+
+    opt = refopt.adam(lr=1e-3)
+    state = opt.init(params)
+    params, state = opt.step(params, grads, state)
+
+Every rule in ``refopt.RULES`` is also an attribute of this package (``refopt.sgd``, ...).
+"""
+from .checkpoint import load_state, save_state
+from .combine import coupled_weight_decay
+from .core import Interval, NonFiniteGradient, Optimizer, RuleInfo, check_finite
+from .registry import RULES
+
+globals().update({name: info.factory for name, info in RULES.items()})
+
+__all__ = ["RULES", "RuleInfo", "Optimizer", "Interval", "NonFiniteGradient", "check_finite",
+           "coupled_weight_decay", "save_state", "load_state", *RULES]
+__version__ = "0.1.0"
