@@ -50,4 +50,5 @@ INFO = RuleInfo(
     name="momentum", factory=momentum, family="A. Baselines",
     paper="Polyak (1964)", year=1964, hook="Remember where you were going",
     equations="m_t = \\beta_1 m_{t-1} + g_t\nw_t = w_{t-1} - \\eta\\, m_t", buffers=1,
+    checked_against={"torch.optim.SGD": 1e-12, "optax.sgd": 1e-12},
 )

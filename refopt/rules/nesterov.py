@@ -101,5 +101,5 @@ INFOS = (
     RuleInfo(name="nesterov_reformulated", factory=nesterov_reformulated, family="A. Baselines",
              paper=_PAPER, year=1983, hook="Nesterov with the gradient at the current point",
              equations="b_t = \\beta_1 b_{t-1} + g_t\n\\phi_t = \\phi_{t-1} - \\eta\\,(g_t + \\beta_1 b_t)",
-             buffers=1),
+             buffers=1, checked_against={"torch.optim.SGD": 1e-12, "optax.sgd": 1e-12}),
 )

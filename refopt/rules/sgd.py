@@ -38,4 +38,5 @@ INFO = RuleInfo(
     name="sgd", factory=sgd, family="A. Baselines",
     paper="Robbins & Monro (1951)", year=1951, hook="Step = -LR x gradient",
     equations=r"w_t = w_{t-1} - \eta\, g_t", buffers=0,
+    checked_against={"torch.optim.SGD": 1e-12, "optax.sgd": 1e-12},
 )

@@ -1,0 +1,10 @@
+"""refopt as an oracle: run another framework's optimizer beside a refopt rule.
+
+``adapters`` wraps torch.optim / pytorch-optimizer optimizers and optax transformations as
+``(init, step)`` pairs over NumPy arrays, the same shape as a refopt optimizer, so anything
+that runs one runs the other. ``streams`` makes the gradient sequences the checks use.
+"""
+from .run import trajectory
+from .streams import mixed_gradients
+
+__all__ = ["trajectory", "mixed_gradients"]

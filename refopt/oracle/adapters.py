@@ -1,0 +1,61 @@
+"""Other frameworks' optimizers as ``(init, step)`` pairs over NumPy arrays.
+
+Both adapters take and return NumPy params trees, so a framework optimizer can be run by
+``refopt.oracle.trajectory`` exactly as a refopt rule is. torch and optax are imported on
+first use: refopt itself does not need them.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .. import tree
+
+
+class Adapter(NamedTuple):
+    name: str
+    init: Any
+    step: Any
+
+
+def torch_optimizer(cls: Any, **kwargs: Any) -> Adapter:
+    """A ``torch.optim.Optimizer`` subclass (torch's own or pytorch-optimizer's), built
+    with ``kwargs`` over float tensors made from the params' NumPy leaves."""
+    import torch
+
+    def init(params: Any) -> Any:
+        spec = tree.structure(params)
+        leaves = [torch.nn.Parameter(torch.tensor(np.array(w))) for _, w in tree.leaves_with_paths(params)]
+        return spec, leaves, cls(leaves, **kwargs)
+
+    def step(params: Any, grads: Any, state: Any) -> tuple[Any, Any]:
+        spec, leaves, opt = state
+        for p, g in zip(leaves, tree.leaves_like(spec, grads, "grads")):
+            p.grad = torch.tensor(np.array(g))
+        opt.step()
+        return tree.unflatten(spec, [p.detach().numpy().copy() for p in leaves]), state
+
+    return Adapter(f"{cls.__module__}.{cls.__name__}", init, step)
+
+
+def optax_transformation(tx: Any, name: str = "optax") -> Adapter:
+    """An ``optax.GradientTransformation``; x64 is switched on so float64 stays float64."""
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    import optax
+
+    def to_jax(t: Any) -> Any:
+        return tree.tree_map(lambda w: jnp.asarray(np.array(w)), t)
+
+    def init(params: Any) -> Any:
+        return tx.init(to_jax(params))
+
+    def step(params: Any, grads: Any, state: Any) -> tuple[Any, Any]:
+        p = to_jax(params)
+        updates, state = tx.update(to_jax(grads), state, p)
+        new = optax.apply_updates(p, updates)
+        return tree.tree_map(lambda w: np.asarray(w).copy(), new), state
+
+    return Adapter(name, init, step)
