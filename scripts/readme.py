@@ -1,0 +1,60 @@
+"""Regenerate the README's generated sections from the registry (and the ledger).
+
+    python scripts/readme.py          # rewrite README.md in place
+    python scripts/readme.py --check  # exit 1 if README.md is stale (the tests run this)
+
+A section is the text between ``<!-- begin NAME -->`` and ``<!-- end NAME -->``.
+"""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import refopt  # noqa: E402
+
+
+def _math(latex: str) -> str:
+    return "<br>".join(f"${line.strip()}$" for line in latex.splitlines() if line.strip())
+
+
+def rules_table() -> str:
+    rows = ["| family | rule | paper | hook | update | state buffers | checked against (rtol) |",
+            "|---|---|---|---|---|---|---|"]
+    for name, info in refopt.RULES.items():
+        checked = "<br>".join(f"{impl} ({rtol:g})" for impl, rtol in info.checked_against.items())
+        rows.append(f"| {info.family} | `{name}` | {info.paper} | {info.hook} | {_math(info.equations)} "
+                    f"| {info.buffers} | {checked or '—'} |")
+    return "\n".join(rows)
+
+
+SECTIONS = {"rules": rules_table}
+
+
+def render(text: str) -> str:
+    for name, make in SECTIONS.items():
+        pattern = re.compile(rf"(<!-- begin {name} -->\n).*?(<!-- end {name} -->)", re.S)
+        if not pattern.search(text):
+            raise SystemExit(f"README.md has no section {name!r}")
+        text = pattern.sub(lambda m: m.group(1) + make() + "\n" + m.group(2), text)
+    return text
+
+
+def main() -> int:
+    path = ROOT / "README.md"
+    old = path.read_text()
+    new = render(old)
+    if "--check" in sys.argv:
+        if new != old:
+            print("README.md is stale: run python scripts/readme.py")
+            return 1
+        return 0
+    path.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
