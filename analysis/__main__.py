@@ -1,5 +1,6 @@
-"""``python -m analysis [--quick] [--only ID] [--out DIR]``: check every claim, print the
-ledger, write DIR/ledger.json, DIR/ledger.md and the figures (DIR defaults to report/)."""
+"""``python -m analysis [--quick] [--only TEXT] [--out DIR]``: check every claim, print the
+ledger, write DIR/ledger.json, DIR/ledger.md and the figures as DIR/<name>.png (DIR defaults
+to report/). ``--only`` keeps the claims and figures whose name contains TEXT."""
 import argparse
 from pathlib import Path
 
@@ -15,8 +16,9 @@ def main() -> None:
     results = ledger.run(args.quick, args.only)
     records = ledger.as_records(results)
     ledger.write(records, Path(args.out))
+    pngs = ledger.draw_figures(args.quick, Path(args.out), args.only)
     print(ledger.table(records))
-    print(f"\nwrote {args.out}/ledger.json and {args.out}/ledger.md")
+    print(f"\nwrote {args.out}/ledger.json, {args.out}/ledger.md and {len(pngs)} figures")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ class Claim:
 
 
 CLAIMS: list[Claim] = []
+FIGURES: dict[str, Callable] = {}
 
 
 def claim(id: str, statement: str, source_line: int):
@@ -44,4 +45,15 @@ def claim(id: str, statement: str, source_line: int):
         topic = check.__module__.rsplit(".", 1)[-1]
         CLAIMS.append(Claim(id, statement, source_line, check, topic))
         return check
+    return register
+
+
+def figure(name: str):
+    """Register ``make(quick, outdir) -> None``, which writes ``outdir/<name>.png`` with
+    matplotlib (Agg backend) from runs of the real rules."""
+    def register(make: Callable) -> Callable:
+        if name in FIGURES:
+            raise ValueError(f"figure {name!r} is registered twice")
+        FIGURES[name] = make
+        return make
     return register

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from .claim import CLAIMS, Claim, Verdict
+from .claim import CLAIMS, FIGURES, Claim, Verdict
 
 NOT_TOPICS = {"claim", "ledger", "__main__"}
 
@@ -74,3 +74,17 @@ def write(records: list[dict], outdir: Path) -> None:
     outdir.mkdir(parents=True, exist_ok=True)
     (outdir / "ledger.json").write_text(json.dumps(records, indent=1) + "\n")
     (outdir / "ledger.md").write_text(markdown(records))
+
+
+def draw_figures(quick: bool, outdir: Path, only: str | None = None) -> list[Path]:
+    """Write every registered figure (whose name contains ``only``) as outdir/<name>.png."""
+    import matplotlib
+    matplotlib.use("Agg")
+    outdir.mkdir(parents=True, exist_ok=True)
+    names = [n for n in FIGURES if only is None or only in n]
+    for i, name in enumerate(names):
+        _progress(i, len(names), f"figure {name}")
+        FIGURES[name](quick, outdir)
+    _progress(len(names), len(names), "figures done")
+    sys.stderr.write("\n")
+    return [outdir / f"{n}.png" for n in names]
