@@ -23,7 +23,7 @@ def load_topics() -> list[Claim]:
 
 def _progress(i: int, n: int, label: str) -> None:
     width = 30
-    done = int(width * i / n)
+    done = int(width * i / max(n, 1))
     sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {i}/{n} {label:<40}")
     sys.stderr.flush()
 
