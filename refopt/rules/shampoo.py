@@ -1,0 +1,132 @@
+r"""Shampoo: one preconditioner per tensor mode, each the inverse root of its gradient statistics.
+
+**Matrices** :math:`W \in \mathbb R^{m\times n}` (Algorithm 1), with
+:math:`L_0 = \epsilon I_m,\ R_0 = \epsilon I_n`:
+
+.. math::
+
+    L_t &= L_{t-1} + G_t G_t^\top \\
+    R_t &= R_{t-1} + G_t^\top G_t \\
+    W_t &= W_{t-1} - \eta\, L_t^{-1/4}\, G_t\, R_t^{-1/4}
+
+**Order-k tensors** (Algorithm 2): for each mode :math:`i`, :math:`H^{(i)}_0 = \epsilon I_{n_i}`,
+:math:`H^{(i)}_t = H^{(i)}_{t-1} + G_{(i)} G_{(i)}^\top` where :math:`G_{(i)}` is :math:`G_t`
+unfolded along mode :math:`i` (an :math:`n_i \times \prod_{j\ne i} n_j` matrix), and
+
+.. math::
+
+    W_t = W_{t-1} - \eta\; G_t \times_1 (H^{(1)}_t)^{-1/(2k)} \times_2 \cdots \times_k (H^{(k)}_t)^{-1/(2k)}
+
+(:math:`\times_i` multiplies mode :math:`i`). For :math:`k = 2` this is Algorithm 1. Gupta,
+Koren & Singer (2018), "Shampoo: Preconditioned Stochastic Tensor Optimization", ICML 2018
+(arXiv 1802.09568), Algorithms 1 and 2.
+
+**Vectors** are order-1 tensors in the paper: :math:`H_t = \epsilon I + \sum_s g_s g_s^\top`
+and the step :math:`H_t^{-1/2} g_t`, which is full-matrix AdaGrad on that vector
+(:math:`n^2` memory). This rule follows the paper; a production Shampoo (and the scalable
+Shampoo of the same group) gives vectors a diagonal preconditioner instead. Scalars (order 0)
+are rejected.
+
+Inverse roots come from ``eigh``: :math:`H^{-p} = Q \operatorname{diag}(\lambda^{-p}) Q^\top`.
+The eigenvalues of :math:`\epsilon I + \text{(PSD)}` are at least :math:`\epsilon`, so computed
+ones are floored at :math:`\epsilon` (rounding can push them below it, or below 0, in float32).
+
+=========  ===========  =======
+symbol     argument     default
+=========  ===========  =======
+eta        ``lr``       1e-3
+epsilon    ``eps``      1e-4
+=========  ===========  =======
+
+``eps`` sets :math:`H_0` once, at ``init``, so it must be a number, not a schedule. The paper's
+recommended :math:`\epsilon` was not checked here; 1e-4 is this library's choice.
+
+**Notes and frameworks.** The cheat sheet's matrix formula is Algorithm 1 but omits
+:math:`L_0 = \epsilon I` (without it :math:`L_1^{-1/4}` does not exist) and the tensor rule.
+pytorch-optimizer ``Shampoo`` (4.1.0) is this rule with ``momentum=0``, ``weight_decay=0``,
+``matrix_eps=eps`` (root :math:`-1/(2k)`, computed by SVD); older releases used
+:math:`-1/k`. No momentum, grafting, blocking or delayed preconditioner updates: those belong
+to later Shampoo implementations, not the 2018 algorithm.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from array_api_compat import device
+
+from ..backend import array_namespace
+from ..core import NONNEGATIVE, POSITIVE, RuleInfo, rule
+
+
+class ShampooState(NamedTuple):
+    t: int
+    H: object  # per parameter, a tuple with one n_i x n_i statistic per mode
+
+
+def _unfold(x, i):
+    """Mode-i unfolding: an n_i x (product of the other sizes) matrix, and how to fold back."""
+    xp = array_namespace(x)
+    order = (i, *[j for j in range(x.ndim) if j != i])
+    moved = xp.permute_dims(x, order)
+    back = tuple(order.index(j) for j in range(x.ndim))
+    fold = lambda y: xp.permute_dims(xp.reshape(y, moved.shape), back)  # noqa: E731
+    return xp.reshape(moved, (x.shape[i], -1)), fold
+
+
+def _mode_product(x, P, i):
+    unfolded, fold = _unfold(x, i)
+    return fold(array_namespace(x).matmul(P, unfolded))
+
+
+def _gram(x):
+    xp = array_namespace(x)
+    return xp.matmul(x, xp.matrix_transpose(x))
+
+
+def _inverse_root(H, power, floor):
+    xp = array_namespace(H)
+    lam, Q = xp.linalg.eigh(H)
+    lam = xp.clip(lam, min=floor)
+    return xp.matmul(Q * lam ** (-power), xp.matrix_transpose(Q))
+
+
+def _update(w, g, H, *, t, lr, eps):
+    xp = array_namespace(w)
+    k = w.ndim
+    H = tuple(Hi + _gram(_unfold(g, i)[0]) for i, Hi in enumerate(H))
+    preconditioned = g
+    for i, Hi in enumerate(H):
+        preconditioned = _mode_product(preconditioned, _inverse_root(Hi, 1 / (2 * k), eps), i)
+    w = w - lr * preconditioned
+    return w, H
+
+
+def _reject_scalars(path, w):
+    if w.ndim == 0:
+        raise ValueError(f"shampoo: params leaf {path} is a scalar; Shampoo needs order >= 1")
+
+
+def shampoo(lr=1e-3, eps=1e-4):
+    """Shampoo (2018): ``w <- w - lr * G x_1 H1^(-1/2k) ... x_k Hk^(-1/2k)``, ``H_i`` from ``eps*I``."""
+    if callable(eps):
+        raise ValueError("eps must be a number in (0, inf): it sets H_0 = eps*I at init, "
+                         "so it cannot be a schedule")
+
+    def init_leaf(w):
+        xp = array_namespace(w)
+        return (tuple(eps * xp.eye(n, dtype=w.dtype, device=device(w)) for n in w.shape),)
+
+    return rule("shampoo", ShampooState, init_leaf, _update,
+                {"lr": (lr, NONNEGATIVE), "eps": (eps, POSITIVE)}, check=_reject_scalars)
+
+
+INFO = RuleInfo(
+    name="shampoo", factory=shampoo, family="G. Matrix preconditioning",
+    paper="Gupta, Koren & Singer (2018)", year=2018,
+    hook="Washes gradients with matrix inverse powers",
+    equations="L_t = L_{t-1} + G_t G_t^\\top,\\ L_0 = \\epsilon I\n"
+              "R_t = R_{t-1} + G_t^\\top G_t,\\ R_0 = \\epsilon I\n"
+              "W_t = W_{t-1} - \\eta\\, L_t^{-1/4} G_t R_t^{-1/4}",
+    buffers="one n_i x n_i matrix per mode",
+    checked_against={"pytorch_optimizer.Shampoo": 1e-12},
+)
