@@ -7,7 +7,7 @@
 Every rule in ``refopt.RULES`` is also an attribute of this package (``refopt.sgd``, ...).
 """
 from .checkpoint import load_state, save_state
-from .combine import coupled_weight_decay
+from .combine import coupled_weight_decay, partition
 from .core import Interval, NonFiniteGradient, Optimizer, RuleInfo, check_finite
 from .registry import RULES
 

@@ -1,20 +1,21 @@
 """Optimizers made from other optimizers.
 
+``partition`` routes each leaf to one of several rules by a label (Muon for 2-D weights,
+AdamW for the rest); it is registered as a rule itself (``INFOS`` below).
+
 ``coupled_weight_decay`` is the notes' L2 regularization, usable with any rule: the decay
 term joins the gradient before the rule sees it (g <- g + lambda*w), so an adaptive rule
 rescales it too. Decoupled decay (AdamW's) is the rules' own ``weight_decay``.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Mapping, NamedTuple
 
 from . import tree
 from .backend import check_leaf
-from .core import NONNEGATIVE, Optimizer, number
+from .core import NONNEGATIVE, Optimizer, RuleInfo, number
 
-__all__ = ["coupled_weight_decay"]
-
-INFOS: tuple = ()  # combinators that are also registered rules add their RuleInfo here
+__all__ = ["coupled_weight_decay", "partition", "PartitionState"]
 
 
 def coupled_weight_decay(opt: Optimizer, weight_decay: float) -> Optimizer:
@@ -36,3 +37,100 @@ def coupled_weight_decay(opt: Optimizer, weight_decay: float) -> Optimizer:
 
     return Optimizer(f"{opt.name}+l2", opt.init, step,
                      {**opt.hyperparams, "l2": lam}, {**opt.bounds, "l2": NONNEGATIVE})
+
+
+class PartitionState(NamedTuple):
+    t: int
+    inner: dict  # label -> that rule's state over its own leaves, a flat dict keyed by leaf path
+
+
+def _route(label_fn: Callable, labels: dict, leaves: list) -> dict:
+    """{label: {path: leaf}}, every label present (possibly empty), in the params' order."""
+    routed: dict = {label: {} for label in labels}
+    for path, w in leaves:
+        label = label_fn(path, w)
+        if label not in routed:
+            raise ValueError(f"partition: label_fn gave {label!r} for leaf {path}, but the rules are "
+                             f"labelled {sorted(routed)}")
+        routed[label][path] = w
+    return routed
+
+
+def partition(rules_by_label: Mapping[str, Optimizer], label_fn: Callable[[str, Any], str]) -> Optimizer:
+    """One optimizer made of several: ``label_fn(path, leaf)`` names the rule for each leaf.
+
+    For example Muon for 2-D weights and AdamW for the rest (optax's ``multi_transform``,
+    Keller Jordan's ``MuonWithAuxAdam``)::
+
+        partition({"matrix": refopt.muon(), "other": refopt.adamw()},
+                  lambda path, w: "matrix" if w.ndim == 2 else "other")
+
+    ``path`` is the printed leaf path (``['layer']['w']``, ``<root>`` for a lone array). Each
+    rule sees only its own leaves, as a flat dict keyed by that path, so its errors name the
+    original leaf; its step count is its own. The state is ``PartitionState(t, inner)`` with
+    ``inner`` mapping each label to that rule's state.
+    """
+    rules = dict(rules_by_label)
+    for label, opt in rules.items():
+        if not isinstance(label, str):
+            raise ValueError(f"partition: labels must be strings (they name state entries), got {label!r}")
+        if not (hasattr(opt, "init") and hasattr(opt, "step")):
+            raise ValueError(f"partition: the rule for label {label!r} is not an optimizer: {opt!r}")
+    if not rules:
+        raise ValueError("partition: rules_by_label is empty")
+    name = "partition(" + ", ".join(f"{k}={v.name}" for k, v in rules.items()) + ")"
+
+    def checked_leaves(params: Any) -> list:
+        leaves = [(tree.fmt_path(p), w) for p, w in tree.leaves_with_paths(params)]
+        for path, w in leaves:
+            check_leaf(path, w, w)
+        return leaves
+
+    def init(params: Any) -> PartitionState:
+        routed = _route(label_fn, rules, checked_leaves(params))
+        return PartitionState(0, {label: rules[label].init(routed[label]) for label in rules})
+
+    def step(params: Any, grads: Any, state: Any, **extra: Any) -> tuple[Any, PartitionState]:
+        if type(state) is not PartitionState:
+            raise TypeError(f"state is a {type(state).__name__}, but {name} needs a PartitionState "
+                            f"(made by its init)")
+        spec = tree.structure(params)
+        leaves = checked_leaves(params)
+        g_leaves = tree.leaves_like(spec, grads, "grads")
+        for (path, w), g in zip(leaves, g_leaves):
+            check_leaf(path, w, g)
+        routed = _route(label_fn, rules, leaves)
+        grads_of = dict(zip([path for path, _ in leaves], g_leaves))
+        extra_of = {k: dict(zip([path for path, _ in leaves], tree.leaves_like(spec, v, k)))
+                    for k, v in extra.items() if v is not None}
+        new_leaf, inner = {}, {}
+        for label, opt in rules.items():
+            mine = routed[label]
+            kw = {k: {p: by_path[p] for p in mine} for k, by_path in extra_of.items()}
+            new, inner[label] = opt.step(mine, {p: grads_of[p] for p in mine}, state.inner[label], **kw)
+            new_leaf.update(new)
+        return tree.unflatten(spec, [new_leaf[path] for path, _ in leaves]), PartitionState(state.t + 1, inner)
+
+    hyper = {f"{label}.{k}": v for label, opt in rules.items() for k, v in opt.hyperparams.items()}
+    bounds = {f"{label}.{k}": v for label, opt in rules.items() for k, v in opt.bounds.items()}
+    return Optimizer(name, init, step, hyper, bounds)
+
+
+def _matrices_to_muon(path: str, w: Any) -> str:
+    return "matrix" if len(w.shape) == 2 else "other"
+
+
+def _example() -> Optimizer:
+    from .rules.momentum import momentum
+    from .rules.muon import muon
+    return partition({"matrix": muon(lr=0.02), "other": momentum(lr=1e-2)}, _matrices_to_muon)
+
+
+INFOS = (
+    RuleInfo(name="partition", factory=partition, family="Combinators",
+             paper="Jordan et al. (2024) (MuonWithAuxAdam); optax multi_transform", year=None,
+             hook="Each leaf to the rule its label names",
+             equations="w^{(\\ell)}_t = \\mathrm{step}_{\\mathrm{label}(\\ell)}(w^{(\\ell)}_{t-1}, g^{(\\ell)}_t)",
+             buffers="those of the inner rules", example=_example,
+             checked_against={"torch.optim.Muon+torch.optim.SGD": 1e-12}),
+)

@@ -1,0 +1,111 @@
+r"""NorMuon: Muon followed by a per-row (per-neuron) second-moment normalisation.
+
+.. math::
+
+    M_t &= \beta_1 M_{t-1} + (1-\beta_1) G_t \\
+    O_t &= \mathrm{NS}_5(M_t) \\
+    r_t &= \beta_2 r_{t-1} + (1-\beta_2)\,\mathrm{mean}_\text{cols}(O_t \odot O_t) \\
+    \bar O_t &= O_t \,/\, (\sqrt{r_t} + \epsilon) \quad (\text{row } i \text{ divided by } \sqrt{r_{t,i}} + \epsilon) \\
+    \hat\eta_t &= 0.2\,\eta\,\sqrt{mn} \,/\, (\lVert \bar O_t \rVert_F + \epsilon) \\
+    W_t &= W_{t-1} - \eta\lambda W_{t-1} - \hat\eta_t\, \bar O_t
+
+with :math:`M_0 = 0`, :math:`r_0 = 0` (one entry per row: shape (rows, 1)), no bias
+correction, :math:`W` of shape :math:`m \times n`. The last two lines give the update an RMS of
+exactly 0.2 (up to :math:`\epsilon`), as Moonlight's does.
+
+Li, Liu, Liang, Chen & Zhao (2025), "NorMuon: Making Muon more efficient and scalable",
+arXiv 2510.05491, Algorithm 1. The :math:`\epsilon` in :math:`\hat\eta_t` is not in the
+paper: without it a zero gradient at step 1 gives 0/0; the official code and
+pytorch-optimizer have it too.
+
+Differences met:
+
+* Cheat sheet: :math:`\hat\eta` is used but never defined (it is the line above); its
+  citation (arXiv 2503.07067) is wrong: 2510.05491.
+* The official code (zichongli5/NorMuon ``normuon.py``) differs from the paper's Algorithm 1:
+  Nesterov mix :math:`U_t = (1-\beta_1)G_t + \beta_1 M_t` before NS (``nesterov=True``), and
+  instead of :math:`\hat\eta` it rescales :math:`\bar O_t` back to the Frobenius norm of
+  :math:`O_t` and multiplies by Muon's :math:`\sqrt{\max(1, \text{rows}/\text{cols})}`, stepping
+  with the plain lr (``update_scale="preserve_norm"``). pytorch-optimizer's ``NorMuon`` has both
+  (``update_scale="match_rms"`` / ``"preserve_norm"``).
+
+========  ====================  ==========================================
+symbol    argument              default
+========  ====================  ==========================================
+eta       ``lr``                1e-3 (official code, preserve_norm: 0.02)
+beta_1    ``beta1``             0.95
+beta_2    ``beta2``             0.95
+lambda    ``weight_decay``      0
+epsilon   ``eps``               1e-10 (row normalisation and eta-hat)
+          ``ns_eps``            1e-7 (NS normalisation)
+          ``nesterov``          False (official code: True)
+          ``update_scale``      "match_rms" (official code: "preserve_norm")
+k         ``ns_steps``          5
+(a,b,c)   ``ns_coefficients``   (3.4445, -4.7750, 2.0315)
+========  ====================  ==========================================
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from ..backend import array_namespace, zeros_like
+from ..core import NONNEGATIVE, UNIT, RuleInfo, rule
+from .muon import NS_COEFFICIENTS, choice, flag, matrix_check, newton_schulz, ns_settings, shape_factor
+
+
+class NorMuonState(NamedTuple):
+    t: int
+    m: object  # the momentum buffer, EMA form, shaped like the weight
+    r: object  # the per-row second moment of O, shape (rows, 1)
+
+
+def frobenius(x):
+    xp = array_namespace(x)
+    return xp.sqrt(xp.sum(x * x))
+
+
+def _update(w, g, m, r, *, t, lr, beta1, beta2, weight_decay, eps, ns_eps, nesterov, update_scale,
+            ns_steps, ns_coefficients):
+    xp = array_namespace(w)
+    m = beta1 * m + (1 - beta1) * g
+    u = (1 - beta1) * g + beta1 * m if nesterov else m
+    o = newton_schulz(u, ns_steps, ns_coefficients, ns_eps)
+    r = beta2 * r + (1 - beta2) * xp.mean(o * o, axis=1, keepdims=True)
+    o_bar = o / (xp.sqrt(r) + eps)
+    if update_scale == "match_rms":
+        step = 0.2 * math.sqrt(w.shape[0] * w.shape[1]) / (frobenius(o_bar) + eps) * o_bar
+    else:  # the official code: keep Muon's norm and shape factor
+        step = frobenius(o) / (frobenius(o_bar) + eps) * o_bar * shape_factor(w.shape)
+    w = w - lr * weight_decay * w - lr * step
+    return w, m, r
+
+
+def _init(w):
+    return zeros_like(w), zeros_like(w[:, :1])
+
+
+def normuon(lr=1e-3, beta1=0.95, beta2=0.95, weight_decay=0.0, eps=1e-10, ns_eps=1e-7, nesterov=False,
+            update_scale="match_rms", ns_steps=5, ns_coefficients=NS_COEFFICIENTS):
+    """NorMuon (paper's Algorithm 1): Muon's orthogonalized momentum, rows normalised by an EMA
+    of their mean square, the whole update scaled to RMS 0.2, decoupled decay."""
+    hyper = {"lr": (lr, NONNEGATIVE), "beta1": (beta1, UNIT), "beta2": (beta2, UNIT),
+             "weight_decay": (weight_decay, NONNEGATIVE), "eps": (eps, NONNEGATIVE),
+             "ns_eps": (ns_eps, NONNEGATIVE), "nesterov": (flag("nesterov", nesterov), None),
+             "update_scale": (choice("update_scale", update_scale, ("match_rms", "preserve_norm")), None),
+             "ns_steps": (ns_steps, None), "ns_coefficients": (ns_settings(ns_steps, ns_coefficients), None)}
+    return rule("normuon", NorMuonState, _init, _update, hyper, check=matrix_check("normuon"))
+
+
+INFO = RuleInfo(
+    name="normuon", factory=normuon, family="H. Muon family", paper="Li et al. (2025)", year=2025,
+    hook="Muon + per-row RMS equalizer",
+    equations="M_t = \\beta_1 M_{t-1} + (1-\\beta_1) G_t\n"
+              "O_t = \\mathrm{NS}_5(M_t)\n"
+              "r_t = \\beta_2 r_{t-1} + (1-\\beta_2)\\,\\mathrm{mean}_\\mathrm{cols}(O_t \\odot O_t)\n"
+              "\\bar O_t = O_t / (\\sqrt{r_t} + \\epsilon)\n"
+              "\\hat\\eta_t = 0.2\\,\\eta\\sqrt{mn} / \\lVert \\bar O_t \\rVert_F\n"
+              "W_t = W_{t-1} - \\eta\\lambda W_{t-1} - \\hat\\eta_t \\bar O_t",
+    buffers="1 + rows/size (m, and r with one entry per row)", matrix_only=True,
+    checked_against={"pytorch_optimizer.NorMuon": 1e-12},
+)

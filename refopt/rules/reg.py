@@ -1,0 +1,109 @@
+r"""REG: Muon's orthogonalization replaced by row-and-column scaling (RACS) of the momentum.
+
+.. math::
+
+    M_t &= \beta_1 M_{t-1} + (1-\beta_1) G_t \\
+    \tilde M_t &= \mathrm{RACS}_k(M_t;\, p) \\
+    \hat M_t &= \rho\, \tilde M_t \,/\, (\mathrm{RMS}(\tilde M_t) + \epsilon) \\
+    W_t &= W_{t-1} - \eta\,(\hat M_t + \lambda W_{t-1})
+
+with :math:`M_0 = 0`. :math:`\mathrm{RACS}_k` is :math:`k` rounds of alternating
+normalisation of a matrix :math:`X` (:math:`m \times n`), rows then columns:
+
+.. math::
+
+    X &\leftarrow \mathrm{diag}\big(n^{1/p} / (\lVert X_{i,:}\rVert_p + \epsilon)\big)\, X \\
+    X &\leftarrow X\, \mathrm{diag}\big(m^{1/p} / (\lVert X_{:,j}\rVert_p + \epsilon)\big)
+
+so that each row and each column ends with mean :math:`|x|^p` equal to 1. This is Sinkhorn-Knopp
+scaling of :math:`|X|^p` to row sums :math:`n` and column sums :math:`m` (the same total,
+:math:`mn`, so both can hold at once): for a matrix with no zero entry it converges to a matrix
+whose rows and columns have equal :math:`p`-norms (tested). The signs of :math:`M_t` are kept,
+and so is the ratio of entries within a row and within a column, which is why the paper calls
+it a milder regulariser than the matrix sign.
+
+Liu, Wu, Fu, Liu, Han, Zhong & Yuan (Huawei Noah's Ark Lab, 2025), "REG: A Regularization
+Optimizer for Robust Training Dynamics", arXiv 2510.03691.
+
+**UNVERIFIED.** Only the paper's abstract and secondary summaries could be read: REG replaces
+the matrix sign with a Row-And-Column-Scaling operator "grounded in balancing a matrix", keeps
+first-moment momentum, normalises to a target RMS and uses decoupled decay. The exact RACS
+definition, the meaning of :math:`p`, the number of rounds and the defaults below are this
+rule's reading of the cheat sheet's skeleton, not the paper's text. Not to be confused with
+pytorch-optimizer's ``RACS`` (Gong et al. 2025, arXiv 2502.07752), a different algorithm
+(EMA row/column second moments of the gradient, a norm-growth limiter).
+
+Cheat sheet: the title ("REG: A Simple and Effective Optimizer for Large Model Training") and
+arXiv id 2502.06615 are wrong.
+
+========  ====================  ==========================================
+symbol    argument              default (UNVERIFIED, see above)
+========  ====================  ==========================================
+eta       ``lr``                1e-3
+beta_1    ``beta1``             0.9
+lambda    ``weight_decay``      0.1
+rho       ``rho``               0.2 (AdamW-like update RMS, as Moonlight)
+p         ``p``                 2
+k         ``racs_steps``        1
+epsilon   ``eps``               1e-8
+========  ====================  ==========================================
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ..backend import array_namespace, zeros_like
+from ..core import NONNEGATIVE, POSITIVE, UNIT, RuleInfo, rule
+from .muon import matrix_check
+
+
+def racs(M, p=2.0, steps=1, eps=1e-8):
+    """Row-and-column scaling: ``steps`` rounds of rows to mean |x|^p = 1, then columns."""
+    xp = array_namespace(M)
+    m, n = M.shape
+    X = M
+    for _ in range(steps):
+        rows = xp.sum(xp.abs(X) ** p, axis=1, keepdims=True) ** (1 / p)
+        X = X * (n ** (1 / p) / (rows + eps))
+        cols = xp.sum(xp.abs(X) ** p, axis=0, keepdims=True) ** (1 / p)
+        X = X * (m ** (1 / p) / (cols + eps))
+    return X
+
+
+def rms(x):
+    xp = array_namespace(x)
+    return xp.sqrt(xp.mean(x * x))
+
+
+class RegState(NamedTuple):
+    t: int
+    m: object  # the momentum buffer, EMA form
+
+
+def _update(w, g, m, *, t, lr, beta1, weight_decay, rho, p, racs_steps, eps):
+    m = beta1 * m + (1 - beta1) * g
+    m_tilde = racs(m, p, racs_steps, eps)
+    m_hat = rho * m_tilde / (rms(m_tilde) + eps)
+    w = w - lr * (m_hat + weight_decay * w)
+    return w, m
+
+
+def reg(lr=1e-3, beta1=0.9, weight_decay=0.1, rho=0.2, p=2.0, racs_steps=1, eps=1e-8):
+    """REG: EMA momentum, row-and-column scaled (RACS), rescaled to RMS ``rho``, decoupled decay."""
+    if isinstance(racs_steps, bool) or not isinstance(racs_steps, int) or racs_steps < 1:
+        raise ValueError(f"racs_steps must be an integer >= 1, got {racs_steps!r}")
+    hyper = {"lr": (lr, NONNEGATIVE), "beta1": (beta1, UNIT), "weight_decay": (weight_decay, NONNEGATIVE),
+             "rho": (rho, NONNEGATIVE), "p": (p, POSITIVE), "racs_steps": (racs_steps, None),
+             "eps": (eps, NONNEGATIVE)}
+    return rule("reg", RegState, lambda w: (zeros_like(w),), _update, hyper, check=matrix_check("reg"))
+
+
+INFO = RuleInfo(
+    name="reg", factory=reg, family="H. Muon family", paper="Liu et al. (2025)", year=2025,
+    hook="Equilibrate matrix (rows+cols), then step",
+    equations="M_t = \\beta_1 M_{t-1} + (1-\\beta_1) G_t\n"
+              "\\tilde M_t = \\mathrm{RACS}(M_t; p)\n"
+              "\\hat M_t = \\rho\\, \\tilde M_t / \\mathrm{RMS}(\\tilde M_t)\n"
+              "W_t = W_{t-1} - \\eta\\,(\\hat M_t + \\lambda W_{t-1})",
+    buffers=1, matrix_only=True,
+)
