@@ -1,0 +1,195 @@
+"""The trajectory gallery: every registered rule on three 2-D test functions.
+
+The rules are read from ``refopt.RULES`` when the figure is drawn, so a rule added later
+appears without touching this file. Each rule runs with its own defaults except:
+
+* ``lr`` is chosen per rule and function from a grid (``lr_grid``: decades in --quick, half
+  decades in the full run) as the smallest lr whose final loss is within ``TIE`` (relative)
+  of the lowest final loss among the runs that stay finite. Many rules reach the same
+  minimum at several lrs; the smallest draws the calmest path.
+* ``weight_decay`` is 0 where the rule has one, so that every rule minimises the same f.
+* matrix-only rules (the Muon family) get the point as a (1, 2) matrix;
+* the look-ahead Nesterov form gets its gradient at ``opt.look_ahead``;
+* a rule whose step takes ``hess=`` (Sophia) gets the true Hessian diagonal at each step;
+* a rule whose factory has no ``lr`` (a combinator such as ``partition``) runs its
+  registered example, once.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+import refopt
+
+from .claim import figure
+
+
+@dataclass(frozen=True)
+class TestFunction:
+    name: str
+    f: Callable[[np.ndarray], float]
+    grad: Callable[[np.ndarray], np.ndarray]
+    hess_diag: Callable[[np.ndarray], np.ndarray]
+    start: tuple[float, float]
+    box: tuple[float, float, float, float]  # xmin, xmax, ymin, ymax of the contour plot
+    minimum: tuple[float, float] | None
+
+
+def _ravine():
+    a = np.array([0.1, 10.0])  # curvatures: condition number 100
+    return TestFunction(
+        "ravine", lambda w: 0.5 * float(np.sum(a * w * w)), lambda w: a * w, lambda w: a,
+        (-4.0, 1.0), (-4.5, 1.5, -1.5, 1.5), (0.0, 0.0))
+
+
+def _rosenbrock():
+    def f(w):
+        x, y = w
+        return float((1 - x) ** 2 + 100 * (y - x * x) ** 2)
+
+    def grad(w):
+        x, y = w
+        return np.array([-2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)])
+
+    def hess_diag(w):
+        x, y = w
+        return np.array([2 - 400 * (y - x * x) + 800 * x * x, 200.0])
+
+    return TestFunction("rosenbrock", f, grad, hess_diag, (-1.2, 1.0), (-2.0, 2.0, -1.0, 3.0),
+                        (1.0, 1.0))
+
+
+def _saddle():
+    # f = (x^2 - y^2)/2 + y^4/4: a saddle at 0, minima at (0, +-1) with f = -1/4
+    def f(w):
+        x, y = w
+        return float(0.5 * (x * x - y * y) + 0.25 * y ** 4)
+
+    return TestFunction(
+        "saddle", f, lambda w: np.array([w[0], -w[1] + w[1] ** 3]),
+        lambda w: np.array([1.0, -1.0 + 3 * w[1] ** 2]), (1.5, 1e-3), (-2.0, 2.0, -1.6, 1.6),
+        (0.0, 1.0))
+
+
+FUNCTIONS = (_ravine(), _rosenbrock(), _saddle())
+TIE = 1e-6
+
+
+def lr_grid(quick: bool) -> np.ndarray:
+    """Quick: 1e-3 .. 1, a decade apart; full: 1e-4 .. 1, half a decade apart."""
+    return np.logspace(-3, 0, 4) if quick else np.logspace(-4, 0, 9)
+
+
+def steps(quick: bool) -> int:
+    return 150 if quick else 500
+
+
+def make(info, lr: float | None):
+    """The rule built as the module docstring says; ``lr=None`` for rules without one."""
+    params = inspect.signature(info.factory).parameters
+    if "lr" not in params:
+        return info.make_example()
+    kwargs = {"lr": float(lr)}
+    if "weight_decay" in params:
+        kwargs["weight_decay"] = 0.0
+    return info.factory(**kwargs)
+
+
+def trajectory(info, fn: TestFunction, lr: float | None, n_steps: int) -> np.ndarray:
+    """The points w_0 .. w_n of the real rule on ``fn`` (fewer if it went non-finite)."""
+    opt = make(info, lr)
+    shape = (1, 2) if info.matrix_only else (2,)
+    w = np.array(fn.start, dtype=np.float64).reshape(shape)
+    state = opt.init(w)
+    look_ahead = getattr(opt, "look_ahead", None)
+    wants_hess = "hess" in _aux_keywords(opt, w, state)
+    path = [w.ravel()]
+    with np.errstate(all="ignore"):
+        for _ in range(n_steps):
+            at = look_ahead(w, state) if look_ahead is not None else w
+            g = fn.grad(at.ravel()).reshape(shape)
+            extra = {"hess": fn.hess_diag(w.ravel()).reshape(shape)} if wants_hess else {}
+            w, state = opt.step(w, g, state, **extra)
+            if not np.all(np.isfinite(w)):
+                break
+            path.append(w.ravel())
+    return np.array(path)
+
+
+def _aux_keywords(opt, w, state) -> set[str]:
+    """The extra keywords ``step`` accepts, found by asking it (rule() names the unknown one)."""
+    try:
+        opt.step(w, np.zeros_like(w), state, hess=np.ones_like(w))
+        return {"hess"}
+    except TypeError:
+        return set()
+
+
+def final_loss(fn: TestFunction, path: np.ndarray, n_steps: int) -> float:
+    """f at the last point, or inf when the run stopped early on a non-finite point."""
+    if len(path) < n_steps + 1:
+        return np.inf
+    with np.errstate(all="ignore"):
+        value = fn.f(path[-1])
+    return value if np.isfinite(value) else np.inf
+
+
+def best_run(info, fn: TestFunction, quick: bool) -> tuple[float | None, np.ndarray]:
+    """(lr, path) for the smallest lr of the grid whose final loss is within TIE of the best;
+    the smallest lr when every run diverged."""
+    n = steps(quick)
+    if "lr" not in inspect.signature(info.factory).parameters:
+        return None, trajectory(info, fn, None, n)
+    runs = [(float(lr), trajectory(info, fn, lr, n)) for lr in lr_grid(quick)]
+    losses = [final_loss(fn, path, n) for _, path in runs]
+    best = min(losses)
+    if not np.isfinite(best):
+        return runs[0]
+    return next(run for run, loss in zip(runs, losses) if loss <= best + TIE * (1 + abs(best)))
+
+
+def all_runs(quick: bool) -> dict[tuple[str, str], tuple[float | None, np.ndarray]]:
+    return {(name, fn.name): best_run(info, fn, quick)
+            for name, info in refopt.RULES.items() for fn in FUNCTIONS}
+
+
+def _contours(ax, fn: TestFunction) -> None:
+    x0, x1, y0, y1 = fn.box
+    X, Y = np.meshgrid(np.linspace(x0, x1, 200), np.linspace(y0, y1, 200))
+    Z = np.vectorize(lambda x, y: fn.f(np.array([x, y])))(X, Y)
+    Z = np.log1p(Z - Z.min())
+    ax.contour(X, Y, Z, levels=15, colors="0.75", linewidths=0.5)
+    ax.plot(*fn.start, "ko", ms=3)
+    if fn.minimum is not None:
+        ax.plot(*fn.minimum, "k*", ms=7)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+@figure("gallery")
+def gallery_figure(quick: bool, outdir) -> None:
+    import matplotlib.pyplot as plt
+    runs = all_runs(quick)
+    families = list(dict.fromkeys(info.family for info in refopt.RULES.values()))
+    fig, axes = plt.subplots(len(families), len(FUNCTIONS), squeeze=False,
+                             figsize=(3.4 * len(FUNCTIONS), 2.6 * len(families)))
+    for row, family in zip(axes, families):
+        names = [n for n, info in refopt.RULES.items() if info.family == family]
+        for ax, fn in zip(row, FUNCTIONS):
+            _contours(ax, fn)
+            for i, name in enumerate(names):
+                lr, path = runs[(name, fn.name)]
+                label = name if lr is None else f"{name} (lr {lr:.0e})"
+                ax.plot(path[:, 0], path[:, 1], color=f"C{i}", lw=1.0, label=label)
+            ax.legend(fontsize=6, loc="lower right")
+            ax.set_title(f"{fn.name}: {family}", fontsize=8)
+    fig.suptitle(f"Every refopt rule, {steps(quick)} steps, lr = best final loss on the grid "
+                 f"{', '.join(f'{x:.0e}' for x in lr_grid(quick))}", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.99))
+    fig.savefig(outdir / "gallery.png", dpi=100)
+    plt.close(fig)
