@@ -3,8 +3,11 @@
 ``adapters`` wraps torch.optim / pytorch-optimizer optimizers and optax transformations as
 ``(init, step)`` pairs over NumPy arrays, the same shape as a refopt optimizer, so anything
 that runs one runs the other. ``streams`` makes the gradient sequences the checks use.
+``compare`` steps two such pairs side by side and reports the first step and leaf where they
+part; ``python -m refopt.oracle`` does that for a framework optimizer and its refopt flavor.
 """
+from .compare import Report, StepError, compare
 from .run import trajectory
 from .streams import mixed_gradients
 
-__all__ = ["trajectory", "mixed_gradients"]
+__all__ = ["trajectory", "mixed_gradients", "compare", "Report", "StepError"]

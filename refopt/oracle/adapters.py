@@ -6,7 +6,8 @@ first use: refopt itself does not need them.
 """
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from contextlib import contextmanager
+from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 
@@ -19,21 +20,39 @@ class Adapter(NamedTuple):
     step: Any
 
 
+@contextmanager
+def _torch_default_dtype(leaves: list) -> Iterator[None]:
+    """torch keeps scalar state (step counts, NAdam's mu_product) in its default dtype,
+    float32 unless changed: while a float64 run steps, make float64 the default, so the
+    framework computes in the precision it is compared in."""
+    import torch
+    old = torch.get_default_dtype()
+    wanted = leaves[0].dtype if leaves and leaves[0].dtype in (torch.float32, torch.float64) else old
+    torch.set_default_dtype(wanted)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(old)
+
+
 def torch_optimizer(cls: Any, **kwargs: Any) -> Adapter:
     """A ``torch.optim.Optimizer`` subclass (torch's own or pytorch-optimizer's), built
-    with ``kwargs`` over float tensors made from the params' NumPy leaves."""
+    with ``kwargs`` over float tensors made from the params' NumPy leaves. While it runs,
+    torch's default dtype is the params' (see ``_torch_default_dtype``)."""
     import torch
 
     def init(params: Any) -> Any:
         spec = tree.structure(params)
         leaves = [torch.nn.Parameter(torch.tensor(np.array(w))) for _, w in tree.leaves_with_paths(params)]
-        return spec, leaves, cls(leaves, **kwargs)
+        with _torch_default_dtype(leaves):
+            return spec, leaves, cls(leaves, **kwargs)
 
     def step(params: Any, grads: Any, state: Any) -> tuple[Any, Any]:
         spec, leaves, opt = state
         for p, g in zip(leaves, tree.leaves_like(spec, grads, "grads")):
             p.grad = torch.tensor(np.array(g))
-        opt.step()
+        with _torch_default_dtype(leaves):
+            opt.step()
         return tree.unflatten(spec, [p.detach().numpy().copy() for p in leaves]), state
 
     return Adapter(f"{cls.__module__}.{cls.__name__}", init, step)

@@ -1,0 +1,415 @@
+r"""``torch.optim``'s optimizers as refopt optimizers: torch's names, defaults and conventions.
+
+``refopt.flavors.torch.Adam(lr=1e-3, betas=(0.9, 0.999), ...)`` gives the numbers of
+``torch.optim.Adam`` with the same arguments (checked to 1e-10 relative in float64 by
+``tests/flavors/test_torch.py``). Each constructor is the canonical rule with torch's knobs
+set; three are rules of their own, below, because torch's algorithm is not the paper's:
+
+* ``SGD(dampening>0)``: torch stores :math:`b_1 = g_1` undamped, then
+  :math:`b_t = \mu b_{t-1} + (1-\tau) g_t`: not the heavy-ball rule with a scaled gradient.
+* ``NAdam``: the momentum schedule :math:`\mu_t = \beta_1(1 - \tfrac12\,0.96^{t\psi})` with
+  products of the :math:`\mu_i` as bias corrections (Dozat's form has a constant
+  :math:`\beta_1`).
+* ``Adafactor``: :math:`\epsilon_1` clamps the denominators instead of being added to
+  :math:`G^2`, the parameter RMS is read before the decoupled decay, and the decay is applied
+  to the parameters the step then moves.
+* ``Muon``: the Newton-Schulz input is divided by :math:`\max(\lVert X\rVert_F, \epsilon)`
+  (Keller's reference: :math:`\lVert X\rVert_F + \epsilon`), ``adjust_lr_fn`` picks the
+  shape factor, and the decay uses the unadjusted lr. torch runs Newton-Schulz in bfloat16;
+  this flavor runs it in the params' dtype (see ``tests/flavors/test_torch.py`` for both).
+
+Conventions shared by all: ``weight_decay`` is coupled L2 (:math:`g \leftarrow g + \lambda w`,
+``refopt.coupled_weight_decay``) except for ``AdamW``, ``Muon``, ``Adafactor`` and
+``decoupled_weight_decay=True``, where it is :math:`w \leftarrow w(1 - \eta\lambda)` before the
+step; ``maximize=True`` negates the gradient before anything else. torch's ``foreach``,
+``fused``, ``capturable`` and ``differentiable`` choose code paths, not numbers: not taken.
+"""
+from __future__ import annotations
+
+import math
+from functools import partial
+from typing import Any, NamedTuple
+
+import refopt
+
+from .. import tree
+from ..backend import array_namespace, zeros_like
+from ..core import NONNEGATIVE, UNIT, Interval, Optimizer, number, rule
+from ..rules.muon import flag, matrix_check, ns_settings
+
+PREFIX = "torch.optim."
+__all__ = ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
+           "Adafactor", "Muon"]
+
+
+# --- wrappers: torch's gradient preprocessing and decoupled decay --------------------------
+
+def negated(opt: Optimizer) -> Optimizer:
+    """``maximize=True``: the step of ``opt`` on ``-g``."""
+    def step(params: Any, grads: Any, state: Any) -> tuple[Any, Any]:
+        return opt.step(params, tree.tree_map(lambda g: -g, grads), state)
+
+    return Optimizer(f"{opt.name}+maximize", opt.init, step, opt.hyperparams, opt.bounds)
+
+
+def decoupled(opt: Optimizer, lr: float, weight_decay: float) -> Optimizer:
+    """``w <- w (1 - lr*weight_decay)``, then ``opt``'s step from there (torch's order)."""
+    factor = 1 - lr * weight_decay
+
+    def step(params: Any, grads: Any, state: Any) -> tuple[Any, Any]:
+        return opt.step(tree.tree_map(lambda w: w * factor, params), grads, state)
+
+    return Optimizer(f"{opt.name}+decay", opt.init, step,
+                     {**opt.hyperparams, "decay": weight_decay}, opt.bounds)
+
+
+def _finish(opt: Optimizer, lr: float, weight_decay: float, maximize: bool,
+            decoupled_decay: bool = False) -> Optimizer:
+    number("weight_decay", weight_decay, NONNEGATIVE)
+    if weight_decay:
+        opt = decoupled(opt, lr, weight_decay) if decoupled_decay else refopt.coupled_weight_decay(opt, weight_decay)
+    return negated(opt) if flag("maximize", maximize) else opt
+
+
+def _betas(betas: Any) -> tuple[float, float]:
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+    return number("betas[0]", betas[0], UNIT), number("betas[1]", betas[1], UNIT)
+
+
+# --- SGD ----------------------------------------------------------------------------------
+
+class DampenedMomentumState(NamedTuple):
+    t: int
+    b: object  # torch's momentum_buffer
+
+
+def _dampened_update(w, g, b, *, t, lr, momentum, dampening):
+    # b_1 = g_1 (torch's documented choice); the EMA-like damping only from step 2
+    b = g if t == 1 else momentum * b + (1 - dampening) * g
+    w = w - lr * b
+    return w, b
+
+
+def SGD(lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *, maximize=False):
+    r"""``torch.optim.SGD``. ``momentum=0``: ``refopt.sgd``; ``dampening=0``: ``refopt.momentum``
+    (``nesterov=True``: ``refopt.nesterov_reformulated``); otherwise torch's own
+    :math:`b_1 = g_1,\ b_t = \mu b_{t-1} + (1-\tau) g_t,\ w_t = w_{t-1} - \eta b_t`."""
+    number("momentum", momentum, NONNEGATIVE)
+    number("dampening", dampening, Interval(0.0, 1.0, hi_open=False))
+    if flag("nesterov", nesterov) and (momentum <= 0 or dampening != 0):
+        raise ValueError("nesterov=True needs momentum > 0 and dampening = 0 (as torch)")
+    if momentum == 0:
+        opt = refopt.sgd(lr=lr)
+    elif nesterov:
+        opt = refopt.nesterov_reformulated(lr=lr, beta1=momentum)
+    elif dampening == 0:
+        opt = refopt.momentum(lr=lr, beta1=momentum)
+    else:
+        opt = rule("torch.SGD", DampenedMomentumState, lambda w: (zeros_like(w),), _dampened_update,
+                   {"lr": (lr, NONNEGATIVE), "momentum": (momentum, UNIT),
+                    "dampening": (dampening, Interval(0.0, 1.0, hi_open=False))})
+    return _finish(opt, lr, weight_decay, maximize)
+
+
+# --- AdaGrad, RMSprop, Adadelta -----------------------------------------------------------
+
+def Adagrad(lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10, *,
+            maximize=False):
+    r"""``torch.optim.Adagrad``: ``refopt.adagrad`` with :math:`s_0` =
+    ``initial_accumulator_value`` and the lr schedule :math:`\eta/(1 + (t-1)\,\text{lr\_decay})`."""
+    lr = number("lr", lr, NONNEGATIVE)
+    decay = number("lr_decay", lr_decay, NONNEGATIVE)
+    schedule = (lambda t: lr / (1 + (t - 1) * decay)) if decay else lr
+    opt = refopt.adagrad(lr=schedule, eps=eps, initial_accumulator=initial_accumulator_value)
+    return _finish(opt, lr, weight_decay, maximize)
+
+
+def RMSprop(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
+            maximize=False):
+    """``torch.optim.RMSprop``: ``refopt.rmsprop`` with ``beta2=alpha``, eps outside the root."""
+    opt = refopt.rmsprop(lr=lr, beta2=alpha, eps=eps, momentum=momentum, centered=centered)
+    return _finish(opt, lr, weight_decay, maximize)
+
+
+def Adadelta(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, *, maximize=False):
+    """``torch.optim.Adadelta``: ``refopt.adadelta`` with ``beta2=rho``; lr scales the step,
+    not the stored squared update (as in the rule)."""
+    return _finish(refopt.adadelta(lr=lr, beta2=rho, eps=eps), lr, weight_decay, maximize)
+
+
+# --- the Adam family ----------------------------------------------------------------------
+
+def _torch_amsgrad(lr, beta1, beta2, eps):
+    r"""torch's AMSGrad: the max of the *raw* second moment, then Adam's corrections at the
+    current step, :math:`\eta\,\hat m_t/(\sqrt{s^{\max}_t}/\sqrt{1-\beta_2^t} + \epsilon)`:
+    ``refopt.amsgrad`` with lr :math:`\eta\sqrt{1-\beta_2^t}/(1-\beta_1^t)` and eps
+    :math:`\epsilon\sqrt{1-\beta_2^t}`."""
+    return refopt.amsgrad(lr=lambda t: lr * math.sqrt(1 - beta2**t) / (1 - beta1**t),
+                          beta1=beta1, beta2=beta2, eps=lambda t: eps * math.sqrt(1 - beta2**t))
+
+
+def Adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *, maximize=False,
+         decoupled_weight_decay=False):
+    """``torch.optim.Adam``: ``refopt.adam`` (eps outside the root of the corrected second
+    moment); ``amsgrad=True``: see ``_torch_amsgrad``; ``decoupled_weight_decay``: AdamW."""
+    beta1, beta2 = _betas(betas)
+    lr = number("lr", lr, NONNEGATIVE)
+    wd = number("weight_decay", weight_decay, NONNEGATIVE)
+    if flag("amsgrad", amsgrad):
+        opt = _torch_amsgrad(lr, beta1, beta2, number("eps", eps, NONNEGATIVE))
+    elif flag("decoupled_weight_decay", decoupled_weight_decay) and wd:
+        # refopt.adamw scales the decay by its schedule multiplier only: torch's lr*wd is ours
+        opt = refopt.adamw(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=lr * wd)
+        return _finish(opt, lr, 0, maximize)
+    else:
+        opt = refopt.adam(lr=lr, beta1=beta1, beta2=beta2, eps=eps)
+    return _finish(opt, lr, wd, maximize, decoupled_weight_decay)
+
+
+def AdamW(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+          maximize=False):
+    """``torch.optim.AdamW``: ``Adam(decoupled_weight_decay=True)`` with torch's default decay 1e-2."""
+    return Adam(lr, betas, eps, weight_decay, amsgrad, maximize=maximize, decoupled_weight_decay=True)
+
+
+def Adamax(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, *, maximize=False):
+    """``torch.optim.Adamax``: ``refopt.adamax`` with eps inside the max, ``max(beta2*u, |g| + eps)``."""
+    beta1, beta2 = _betas(betas)
+    return _finish(refopt.adamax(lr=lr, beta1=beta1, beta2=beta2, eps=eps), lr, weight_decay, maximize)
+
+
+class TorchNAdamState(NamedTuple):
+    t: int
+    m: object
+    s: object
+
+
+def _mu(t, beta1, psi):
+    return beta1 * (1 - 0.5 * 0.96 ** (t * psi))
+
+
+def _nadam_update(w, g, m, s, *, t, lr, beta1, beta2, eps, momentum_decay):
+    r"""Dozat's NAdam with torch's momentum schedule :math:`\mu_t`:
+
+    .. math::
+
+        \hat m_t = \frac{\mu_{t+1} m_t}{1 - \prod_{i \le t+1} \mu_i}
+                 + \frac{(1-\mu_t) g_t}{1 - \prod_{i \le t} \mu_i}
+    """
+    xp = array_namespace(w)
+    mu_product = 1.0
+    for i in range(1, t + 1):  # torch keeps this product in its state; it is a function of t
+        mu_product *= _mu(i, beta1, momentum_decay)
+    mu_t, mu_next = _mu(t, beta1, momentum_decay), _mu(t + 1, beta1, momentum_decay)
+    m = beta1 * m + (1 - beta1) * g
+    s = beta2 * s + (1 - beta2) * g * g
+    denom = xp.sqrt(s / (1 - beta2**t)) + eps
+    m_bar = (1 - mu_t) / (1 - mu_product) * g + mu_next / (1 - mu_product * mu_next) * m
+    w = w - lr * m_bar / denom
+    return w, m, s
+
+
+def NAdam(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
+          decoupled_weight_decay=False, *, maximize=False):
+    """``torch.optim.NAdam``: its own rule (``_nadam_update``), because torch's momentum
+    coefficient changes with t (``momentum_decay`` psi); with psi -> inf it is
+    ``refopt.nadam``'s constant-beta1 form."""
+    beta1, beta2 = _betas(betas)
+    opt = rule("torch.NAdam", TorchNAdamState, lambda w: (zeros_like(w), zeros_like(w)), _nadam_update,
+               {"lr": (lr, NONNEGATIVE), "beta1": (beta1, UNIT), "beta2": (beta2, UNIT),
+                "eps": (eps, NONNEGATIVE), "momentum_decay": (momentum_decay, NONNEGATIVE)})
+    return _finish(opt, lr, weight_decay, maximize, flag("decoupled_weight_decay", decoupled_weight_decay))
+
+
+def RAdam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False, *,
+          maximize=False):
+    r"""``torch.optim.RAdam``: ``refopt.radam`` with ``threshold=5`` (rectify while
+    :math:`\rho_t > 5`) and torch's eps, :math:`\sqrt{1-\beta_2^t}/(\sqrt{s_t}+\epsilon)`, which
+    is the rule's eps outside :math:`\sqrt{\hat s_t}` at :math:`\epsilon/\sqrt{1-\beta_2^t}`."""
+    beta1, beta2 = _betas(betas)
+    eps = number("eps", eps, NONNEGATIVE)
+    opt = refopt.radam(lr=lr, beta1=beta1, beta2=beta2, eps=lambda t: eps / math.sqrt(1 - beta2**t),
+                       threshold=5.0)
+    return _finish(opt, lr, weight_decay, maximize, flag("decoupled_weight_decay", decoupled_weight_decay))
+
+
+# --- Adafactor ----------------------------------------------------------------------------
+
+class TorchAdafactorState(NamedTuple):
+    t: int
+    row: object       # mean of g^2 over the last axis (rank >= 2), else ()
+    col: object       # mean over the second-to-last axis (rank >= 2), else ()
+    variance: object  # the whole second moment (rank < 2), else ()
+
+
+def _adafactor_init(w):
+    if len(w.shape) < 2:
+        return (), (), zeros_like(w)
+    xp = array_namespace(w)
+    row = xp.zeros((*w.shape[:-1], 1), dtype=w.dtype)
+    col = xp.zeros((*w.shape[:-2], 1, w.shape[-1]), dtype=w.dtype)
+    return row, col, ()
+
+
+def _adafactor_update(w, g, row, col, variance, *, t, lr, beta2_decay, eps1, eps2, d, weight_decay):
+    r"""torch's Adafactor: the paper's relative step and clipping, :math:`\epsilon_1` as clamps.
+
+    .. math::
+
+        \hat\beta_{2t} = 1 - t^{c},\quad
+        \alpha_t = \max(\epsilon_2, \mathrm{RMS}(w_{t-1}))\min(\eta, 1/\sqrt t),\quad
+        w \leftarrow w(1 - \eta\lambda) \\
+        R_t = \hat\beta_{2t} R_{t-1} + (1-\hat\beta_{2t})\,\mathrm{mean}_{\text{cols}}(G^2),\quad
+        C_t = \hat\beta_{2t} C_{t-1} + (1-\hat\beta_{2t})\,\mathrm{mean}_{\text{rows}}(G^2) \\
+        \hat V_t = R_t C_t / \max(\mathrm{mean}(R_t), \epsilon_1),\quad
+        U_t = G / \sqrt{\max(\hat V_t, \epsilon_1^2)},\quad
+        w_t = w - \alpha_t U_t / \max(1, \mathrm{RMS}(U_t)/d)
+    """
+    xp = array_namespace(w)
+    eps1 = float(xp.finfo(w.dtype).eps) if eps1 is None else eps1
+    new = t ** beta2_decay                        # 1 - beta2_t: the weight of the new statistic
+    alpha = xp.maximum(_rms(xp, w), xp.asarray(eps2, dtype=w.dtype)) * min(lr, 1 / math.sqrt(t))
+    w = w * (1 - lr * weight_decay)
+    g2 = g * g
+    if len(w.shape) >= 2:
+        row = row + new * (xp.mean(g2, axis=-1, keepdims=True) - row)
+        col = col + new * (xp.mean(g2, axis=-2, keepdims=True) - col)
+        row_mean = xp.mean(row, axis=-2, keepdims=True)
+        v_hat = (row @ col) / xp.maximum(row_mean, xp.asarray(eps1, dtype=w.dtype))
+    else:
+        variance = variance + new * (g2 - variance)
+        v_hat = variance
+    u = g / xp.sqrt(xp.maximum(v_hat, xp.asarray(eps1 * eps1, dtype=w.dtype)))
+    clip = xp.maximum(_rms(xp, u) / d, xp.asarray(1.0, dtype=w.dtype))
+    w = w - alpha / clip * u
+    return w, row, col, variance
+
+
+def _rms(xp, x):
+    return xp.sqrt(xp.mean(x * x))
+
+
+def Adafactor(lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0, *, maximize=False):
+    """``torch.optim.Adafactor``: its own rule (``_adafactor_update``; torch's clamps and decay
+    order differ from ``refopt.adafactor``, which adds eps1 to G^2). ``eps = (eps1, eps2)``;
+    ``eps1=None`` is the params' dtype's machine epsilon, as in torch."""
+    if not isinstance(eps, (tuple, list)) or len(eps) != 2:
+        raise ValueError(f"eps must be a pair (eps1, eps2), got {eps!r}")
+    eps1 = None if eps[0] is None else number("eps[0]", eps[0], NONNEGATIVE)
+    if not isinstance(beta2_decay, (int, float)) or not beta2_decay <= 0:
+        raise ValueError(f"beta2_decay must be a number <= 0, got {beta2_decay!r}")
+    opt = rule("torch.Adafactor", TorchAdafactorState, _adafactor_init, _adafactor_update,
+               {"lr": (lr, NONNEGATIVE), "beta2_decay": (float(beta2_decay), None), "eps1": (eps1, None),
+                "eps2": (eps[1], NONNEGATIVE), "d": (d, Interval(0.0, lo_open=True)),
+                "weight_decay": (weight_decay, NONNEGATIVE)})
+    return negated(opt) if flag("maximize", maximize) else opt
+
+
+# --- Muon ---------------------------------------------------------------------------------
+
+class TorchMuonState(NamedTuple):
+    t: int
+    b: object  # momentum buffer, EMA form (torch's lerp)
+
+
+def _newton_schulz(X, steps, coefficients, eps):
+    """torch's ``_zeropower_via_newtonschulz`` in the input's dtype (torch: bfloat16)."""
+    xp = array_namespace(X)
+    a, b, c = coefficients
+    tall = X.shape[0] > X.shape[1]
+    X = xp.matrix_transpose(X) if tall else X
+    X = X / xp.maximum(xp.linalg.matrix_norm(X), xp.asarray(eps, dtype=X.dtype))
+    for _ in range(steps):
+        A = X @ xp.matrix_transpose(X)
+        X = a * X + (b * A + c * (A @ A)) @ X
+    return xp.matrix_transpose(X) if tall else X
+
+
+def _lr_ratio(shape, adjust_lr_fn):
+    rows, cols = shape
+    if adjust_lr_fn == "match_rms_adamw":
+        return 0.2 * math.sqrt(max(rows, cols))
+    return math.sqrt(max(1.0, rows / cols))
+
+
+def _muon_update(w, g, b, *, t, lr, weight_decay, momentum, nesterov, ns_coefficients, eps,
+                 ns_steps, adjust_lr_fn):
+    r""":math:`B_t = \mu B_{t-1} + (1-\mu) G_t`, :math:`U_t = (1-\mu) G_t + \mu B_t` (Nesterov)
+    or :math:`B_t`, :math:`w_t = w_{t-1}(1-\eta\lambda) - \eta\,r(\text{shape})\,\mathrm{NS}(U_t)`."""
+    b = momentum * b + (1 - momentum) * g
+    u = (1 - momentum) * g + momentum * b if nesterov else b
+    o = _newton_schulz(u, ns_steps, ns_coefficients, eps)
+    w = w * (1 - lr * weight_decay) - (lr * _lr_ratio(w.shape, adjust_lr_fn)) * o
+    return w, b
+
+
+def Muon(lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True, ns_coefficients=(3.4445, -4.775, 2.0315),
+         eps=1e-7, ns_steps=5, adjust_lr_fn=None):
+    """``torch.optim.Muon`` (2-D params only): its own rule (``_muon_update``) for torch's
+    ``max(norm, eps)`` normalisation and ``adjust_lr_fn`` (None/"original": Keller's
+    ``sqrt(max(1, rows/cols))``; "match_rms_adamw": Moonlight's ``0.2 sqrt(max(rows, cols))``)."""
+    if adjust_lr_fn not in (None, "original", "match_rms_adamw"):
+        raise ValueError(f"adjust_lr_fn must be None, 'original' or 'match_rms_adamw', got {adjust_lr_fn!r}")
+    return rule("torch.Muon", TorchMuonState, lambda w: (zeros_like(w),), _muon_update,
+                {"lr": (lr, NONNEGATIVE), "weight_decay": (weight_decay, NONNEGATIVE),
+                 "momentum": (momentum, UNIT), "nesterov": (flag("nesterov", nesterov), None),
+                 "ns_coefficients": (ns_settings(ns_steps, ns_coefficients), None),
+                 "eps": (eps, NONNEGATIVE), "ns_steps": (ns_steps, None), "adjust_lr_fn": (adjust_lr_fn, None)},
+                check=matrix_check("torch.Muon"))
+
+
+# --- the framework side, examples, perturbations -------------------------------------------
+
+def framework(attr: str, **kwargs: Any) -> Any:
+    """``torch.optim.<attr>(params, **kwargs)`` as an adapter over NumPy params."""
+    import torch
+
+    from ..oracle.adapters import torch_optimizer
+    if not hasattr(torch.optim, attr):
+        raise ValueError(f"torch.optim has no optimizer {attr!r}")
+    return torch_optimizer(getattr(torch.optim, attr), **kwargs)
+
+
+SHAPES = {"Muon": {"w": (5, 4), "v": (3, 6)}}
+
+# torch computes Muon's Newton-Schulz in bfloat16 (8-bit significand, unit roundoff 2^-9):
+# the measured worst relative update error over 25 steps of mixed gradients is ~1e-2.
+RTOL = {"Muon": 5e-2}
+
+
+def _example(name, **kwargs):
+    return partial(globals()[name], **kwargs)
+
+
+EXAMPLES = {
+    "torch.optim.SGD": _example("SGD", lr=0.05, momentum=0.9, dampening=0.5, weight_decay=0.01),
+    "torch.optim.Adagrad": _example("Adagrad", lr=0.05, lr_decay=0.01, initial_accumulator_value=0.1),
+    "torch.optim.RMSprop": _example("RMSprop", lr=0.01, centered=True, momentum=0.9),
+    "torch.optim.Adadelta": _example("Adadelta", lr=1.0, rho=0.9),
+    "torch.optim.Adam": _example("Adam", lr=1e-2, amsgrad=True),
+    "torch.optim.AdamW": _example("AdamW", lr=1e-2),
+    "torch.optim.Adamax": _example("Adamax", lr=2e-3),
+    "torch.optim.NAdam": _example("NAdam", lr=2e-3),
+    "torch.optim.RAdam": _example("RAdam", lr=1e-2),
+    "torch.optim.Adafactor": _example("Adafactor", lr=1e-2, weight_decay=0.01),
+    "torch.optim.Muon": _example("Muon", lr=0.02),
+}
+
+
+def _adam_eps_in_sqrt(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, **rest):
+    beta1, beta2 = _betas(betas)
+    return refopt.adam(lr=lr, beta1=beta1, beta2=beta2, eps=0.0, eps_root=eps)
+
+
+def _rmsprop_eps_in_sqrt(lr=1e-2, alpha=0.99, eps=1e-8, momentum=0, centered=False, **rest):
+    return refopt.rmsprop(lr=lr, beta2=alpha, eps=0.0, eps_root=eps, momentum=momentum, centered=centered)
+
+
+def _adagrad_eps_in_sqrt(lr=1e-2, eps=1e-10, initial_accumulator_value=0, **rest):
+    return refopt.adagrad(lr=lr, eps=0.0, eps_root=eps, initial_accumulator=initial_accumulator_value)
+
+
+# the same optimizer with eps moved inside the square root (optax's and keras's placement)
+PERTURBATIONS = {"eps-in-sqrt": {"Adam": _adam_eps_in_sqrt, "RMSprop": _rmsprop_eps_in_sqrt,
+                                 "Adagrad": _adagrad_eps_in_sqrt}}
