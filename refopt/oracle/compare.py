@@ -121,15 +121,30 @@ def _leaves(spec: Any, t: Any, what: str) -> list[np.ndarray]:
     return [np.asarray(x) for x in tree.leaves_like(spec, t, what)]
 
 
+def _absdiff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``|a - b|``, 0 where both are the same (NaN and NaN, or the same infinity), and
+    infinite where only one is NaN: NaN where the reference has NaN is agreement."""
+    with np.errstate(invalid="ignore"):
+        d = np.abs(a - b)
+        d = np.where((a == b) | (np.isnan(a) & np.isnan(b)), 0.0, d)
+    return np.where(np.isnan(d), np.inf, d)
+
+
+def _scale(x: np.ndarray) -> float:
+    return float(np.max(np.where(np.isfinite(x), np.abs(x), 0.0), initial=0.0))
+
+
 def _leaf_errors(r0, r1, c0, c1, w0):
     """(update abs, update rel, params abs, params rel, ulps) of one leaf at one step."""
-    du_r, du_c = r1.astype(np.float64) - r0, c1.astype(np.float64) - c0
-    up_abs = float(np.max(np.abs(du_c - du_r), initial=0.0))
-    up_rel = _ratio(up_abs, float(np.max(np.abs(du_r), initial=0.0)))
-    diff = np.abs(c1.astype(np.float64) - r1)
+    r0, r1, c0 = (x.astype(np.float64) for x in (r0, r1, c0))
+    with np.errstate(invalid="ignore", over="ignore"):
+        du_r, du_c = r1 - r0, c1.astype(np.float64) - c0
+    up_abs = float(np.max(_absdiff(du_c, du_r), initial=0.0))
+    up_rel = _ratio(up_abs, _scale(du_r))
+    diff = _absdiff(c1.astype(np.float64), r1)
     p_abs = float(np.max(diff, initial=0.0))
-    p_rel = _ratio(p_abs, float(np.max(np.abs(r1.astype(np.float64) - w0), initial=0.0)))
-    spacing = np.spacing(np.abs(r1).astype(c1.dtype)).astype(np.float64)
+    p_rel = _ratio(p_abs, _scale(r1 - w0))
+    spacing = np.spacing(np.abs(np.nan_to_num(r1)).astype(c1.dtype)).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         ulps = float(np.max(np.where(diff == 0, 0.0, diff / spacing), initial=0.0))
     return up_abs, up_rel, p_abs, p_rel, ulps

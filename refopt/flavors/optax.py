@@ -1,0 +1,509 @@
+r"""optax's optimizers as refopt optimizers: optax's names, defaults and conventions.
+
+``refopt.flavors.optax.adam(learning_rate, b1=0.9, ...)`` gives the numbers of ``optax.adam``
+with the same arguments (checked to 1e-10 relative in float64 by
+``tests/flavors/test_optax.py``). Each constructor is the canonical rule with optax's knobs
+set, or a rule of its own below where optax's algorithm is not the paper's:
+
+* ``rmsprop(bias_correction=True)`` (or ``nesterov=True``): optax divides both EMAs by
+  :math:`1-\rho^t` (the initial scale included) and may take a Nesterov step on the
+  rescaled gradient; the canonical RMSProp has neither.
+* ``amsgrad``: the running max is of the *bias-corrected* :math:`\hat s_t` (Reddi et al.
+  and torch take it of the raw :math:`s_t`).
+* ``yogi``: both moments start at 1e-6 and both are bias-corrected (``refopt.yogi``, as
+  Zaheer et al.'s Algorithm 2, starts :math:`m` at 0 and corrects neither).
+* ``adafactor``: no relative step (``learning_rate`` is the step), factors the two largest
+  axes only when both are at least ``min_dim_size_to_factor``, scales by the parameter
+  RMS after clipping, optional EMA momentum and decay; :math:`\hat\beta_{2t}` in float32.
+* ``lars``: trust ratio :math:`\eta_{tc}\lVert w\rVert/(\lVert g + \lambda w\rVert + \epsilon)`, the
+  norm of the decayed gradient (the paper form in ``refopt.lars`` has
+  :math:`\lVert g\rVert + \lambda\lVert w\rVert`), then momentum on the lr-scaled step.
+* ``adan``: the gradient difference enters :math:`n` and the step with :math:`1-\beta_2`
+  (0.08), where the official code has :math:`\beta_2` (0.92); all three moments
+  bias-corrected, eps inside and outside the root, decay added to the step.
+
+optax's ``learning_rate`` multiplies the whole update (decoupled decays included), as the
+canonical rules' ``lr`` does; arguments that choose dtypes (``mu_dtype``,
+``accumulator_dtype``) or masks are accepted as in optax but only their defaults are
+supported (a mask or a dtype other than None raises ``ValueError``).
+"""
+from __future__ import annotations
+
+import types
+from functools import partial
+from typing import Any, NamedTuple
+
+import numpy as np
+
+import refopt
+
+from ..backend import array_namespace, zeros_like
+from ..core import NONNEGATIVE, POSITIVE, UNIT, number, rule
+from .torch import decoupled, negated
+
+PREFIX = "optax."
+__all__ = ["sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "nadam", "amsgrad", "adamax",
+           "radam", "yogi", "adabelief", "adafactor", "lars", "lamb", "lion", "adan", "contrib"]
+
+
+def _default_only(**settings: Any) -> None:
+    """optax arguments accepted for the signature but supported only at their default."""
+    for name, (value, default) in settings.items():
+        if value is not default and value != default:
+            raise ValueError(f"{name}={value!r} is not supported by the refopt flavor "
+                             f"(only {default!r}): it picks a dtype, a mask or a variant refopt lacks")
+
+
+def sgd(learning_rate, momentum=None, nesterov=False, accumulator_dtype=None):
+    """``optax.sgd``: ``refopt.sgd``, ``refopt.momentum`` (optax's ``trace``, b_0 = 0) or
+    ``refopt.nesterov_reformulated``."""
+    _default_only(accumulator_dtype=(accumulator_dtype, None))
+    if momentum is None:
+        return refopt.sgd(lr=learning_rate)
+    if nesterov:
+        return refopt.nesterov_reformulated(lr=learning_rate, beta1=momentum)
+    return refopt.momentum(lr=learning_rate, beta1=momentum)
+
+
+def adagrad(learning_rate, initial_accumulator_value=0.1, eps=1e-7):
+    """``optax.adagrad``: ``refopt.adagrad`` with eps inside the root and s_0 = 0.1."""
+    return refopt.adagrad(lr=learning_rate, eps=0.0, eps_root=eps,
+                          initial_accumulator=initial_accumulator_value)
+
+
+class RmspropState(NamedTuple):
+    t: int
+    s: object     # EMA of g^2, started at initial_scale
+    gbar: object  # EMA of g (centered), else ()
+    b: object     # trace of the rescaled gradient (momentum), else ()
+
+
+def _rmsprop_update(w, g, s, gbar, b, *, t, lr, decay, eps, eps_in_sqrt, centered, momentum, nesterov,
+                    bias_correction):
+    r"""optax's ``scale_by_rms``/``scale_by_stddev`` with optional debiasing and trace:
+
+    .. math::
+
+        s_t = \rho s_{t-1} + (1-\rho) g_t^2,\quad \bar g_t = \rho \bar g_{t-1} + (1-\rho) g_t,\quad
+        c_t = 1 - \rho^t \text{ (1 without bias\_correction)} \\
+        r_t = g_t / \sqrt{s_t/c_t - (\bar g_t/c_t)^2 + \epsilon}
+        \ (\text{or } \sqrt{\cdot} + \epsilon),\quad
+        b_t = \mu b_{t-1} + r_t,\quad
+        w_t = w_{t-1} - \eta\,(r_t + \mu b_t \text{ if nesterov else } b_t)
+    """
+    xp = array_namespace(w)
+    c = 1 - decay**t if bias_correction else 1.0
+    s = decay * s + (1 - decay) * g * g
+    v = s / c
+    if centered:
+        gbar = decay * gbar + (1 - decay) * g
+        v = v - (gbar / c) ** 2
+    r = g / xp.sqrt(v + eps) if eps_in_sqrt else g / (xp.sqrt(v) + eps)
+    if isinstance(b, tuple):
+        return w - lr * r, s, gbar, b
+    b = momentum * b + r
+    return w - lr * (r + momentum * b if nesterov else b), s, gbar, b
+
+
+def rmsprop(learning_rate, decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt=True, centered=False,
+            momentum=None, nesterov=False, bias_correction=False):
+    """``optax.rmsprop``: ``refopt.rmsprop`` (eps inside the root by default, s_0 =
+    ``initial_scale``), or ``_rmsprop_update`` with ``bias_correction`` or ``nesterov``."""
+    for name, value in (("eps_in_sqrt", eps_in_sqrt), ("centered", centered), ("nesterov", nesterov),
+                        ("bias_correction", bias_correction)):
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be True or False, got {value!r}")
+    if not (bias_correction or nesterov):
+        return refopt.rmsprop(lr=learning_rate, beta2=decay, eps=0.0 if eps_in_sqrt else eps,
+                              eps_root=eps if eps_in_sqrt else 0.0, momentum=momentum or 0.0,
+                              centered=centered, initial_accumulator=initial_scale)
+    s0 = number("initial_scale", initial_scale, NONNEGATIVE)
+    mu = 0.0 if momentum is None else number("momentum", momentum, UNIT)
+
+    def init_leaf(w):
+        xp = array_namespace(w)
+        return (xp.full_like(w, s0), zeros_like(w) if centered else (),
+                zeros_like(w) if momentum is not None else ())
+
+    return rule("optax.rmsprop", RmspropState, init_leaf, _rmsprop_update,
+                {"lr": (learning_rate, NONNEGATIVE), "decay": (decay, UNIT), "eps": (eps, NONNEGATIVE),
+                 "momentum": (mu, UNIT), "eps_in_sqrt": (eps_in_sqrt, None), "centered": (centered, None),
+                 "nesterov": (nesterov, None), "bias_correction": (bias_correction, None)})
+
+
+def adadelta(learning_rate=None, rho=0.9, eps=1e-6, weight_decay=0.0, weight_decay_mask=None):
+    """``optax.adadelta``: ``refopt.adadelta`` after coupled decay (optax adds ``weight_decay*w``
+    to the gradient first). ``learning_rate=None`` is optax's identity scaling, which does not
+    flip the sign: the step *ascends* by the AdaDelta step, as optax 0.2.8 does."""
+    _default_only(weight_decay_mask=(weight_decay_mask, None))
+    opt = (negated(refopt.adadelta(lr=1.0, beta2=rho, eps=eps)) if learning_rate is None
+           else refopt.adadelta(lr=learning_rate, beta2=rho, eps=eps))
+    return refopt.coupled_weight_decay(opt, weight_decay) if weight_decay else opt
+
+
+def adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None, *, nesterov=False):
+    """``optax.adam``: ``refopt.adam`` with ``eps_root``; ``nesterov=True``: ``refopt.nadam``."""
+    _default_only(mu_dtype=(mu_dtype, None))
+    make = refopt.nadam if nesterov else refopt.adam
+    return make(lr=learning_rate, beta1=b1, beta2=b2, eps=eps, eps_root=eps_root)
+
+
+def adamw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None, weight_decay=1e-4,
+          mask=None, *, nesterov=False):
+    """``optax.adamw``: ``refopt.adamw`` with the decay times the lr (optax's
+    ``weight_decay*lr`` is the rule's ``weight_decay``); with ``nesterov``, NAdam then decay."""
+    _default_only(mu_dtype=(mu_dtype, None), mask=(mask, None))
+    lr = number("learning_rate", learning_rate, NONNEGATIVE)
+    wd = number("weight_decay", weight_decay, NONNEGATIVE)
+    if nesterov:
+        return decoupled(refopt.nadam(lr=lr, beta1=b1, beta2=b2, eps=eps, eps_root=eps_root), lr, wd)
+    return refopt.adamw(lr=lr, beta1=b1, beta2=b2, eps=eps, eps_root=eps_root, weight_decay=lr * wd)
+
+
+def nadam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None, *, nesterov=True):
+    """``optax.nadam``: ``adam(nesterov=True)``, i.e. ``refopt.nadam`` (Dozat's constant beta1)."""
+    return adam(learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov)
+
+
+class AmsgradState(NamedTuple):
+    t: int
+    m: object
+    s: object
+    s_max: object  # running max of the (corrected) second moment
+
+
+def _amsgrad_update(w, g, m, s, s_max, *, t, lr, beta1, beta2, eps, eps_root, bias_correction_mu,
+                    bias_correction_nu):
+    r""":math:`\hat s^{\max}_t = \max(\hat s^{\max}_{t-1}, s_t/(1-\beta_2^t))`,
+    :math:`w_t = w_{t-1} - \eta\,\hat m_t/(\sqrt{\hat s^{\max}_t + \epsilon_r} + \epsilon)`."""
+    xp = array_namespace(w)
+    m = beta1 * m + (1 - beta1) * g
+    s = beta2 * s + (1 - beta2) * g * g
+    m_hat = m / (1 - beta1**t) if bias_correction_mu else m
+    s_eff = s / (1 - beta2**t) if bias_correction_nu else s
+    s_max = xp.maximum(s_max, s_eff)
+    w = w - lr * m_hat / (xp.sqrt(s_max + eps_root) + eps)
+    return w, m, s, s_max
+
+
+def amsgrad(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None, bias_correction_mu=True,
+            bias_correction_nu=True):
+    """``optax.amsgrad``: ``_amsgrad_update``, the max of the bias-corrected second moment.
+    With both corrections off it is ``refopt.amsgrad`` (Reddi et al.)."""
+    _default_only(mu_dtype=(mu_dtype, None))
+    for name, value in (("bias_correction_mu", bias_correction_mu), ("bias_correction_nu", bias_correction_nu)):
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be True or False, got {value!r}")
+    return rule("optax.amsgrad", AmsgradState, lambda w: (zeros_like(w),) * 3, _amsgrad_update,
+                {"lr": (learning_rate, NONNEGATIVE), "beta1": (b1, UNIT), "beta2": (b2, UNIT),
+                 "eps": (eps, NONNEGATIVE), "eps_root": (eps_root, NONNEGATIVE),
+                 "bias_correction_mu": (bias_correction_mu, None),
+                 "bias_correction_nu": (bias_correction_nu, None)})
+
+
+def adamax(learning_rate, b1=0.9, b2=0.999, eps=1e-8):
+    """``optax.adamax``: ``refopt.adamax`` with eps inside the max, ``max(|g| + eps, b2*u)``."""
+    return refopt.adamax(lr=learning_rate, beta1=b1, beta2=b2, eps=eps)
+
+
+def radam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, threshold=5.0, *, nesterov=False):
+    r"""``optax.radam``: ``refopt.radam`` with optax's ``threshold`` (5) and eps placement.
+    optax rectifies while :math:`\rho_t \ge` threshold, the rule while :math:`\rho_t >`
+    threshold: they differ only if :math:`\rho_t` lands exactly on it."""
+    _default_only(nesterov=(nesterov, False))
+    return refopt.radam(lr=learning_rate, beta1=b1, beta2=b2, eps=eps, eps_root=eps_root, threshold=threshold)
+
+
+class YogiState(NamedTuple):
+    t: int
+    m: object
+    s: object
+
+
+def _yogi_update(w, g, m, s, *, t, lr, beta1, beta2, eps):
+    r""":math:`s_t = s_{t-1} - (1-\beta_2)\,\mathrm{sign}(s_{t-1} - g_t^2)\,g_t^2`, then Adam's
+    corrected step :math:`\eta\,\hat m_t/(\sqrt{\hat s_t} + \epsilon)`."""
+    xp = array_namespace(w)
+    g2 = g * g
+    m = beta1 * m + (1 - beta1) * g
+    s = s - (1 - beta2) * xp.sign(s - g2) * g2
+    w = w - lr * (m / (1 - beta1**t)) / (xp.sqrt(s / (1 - beta2**t)) + eps)
+    return w, m, s
+
+
+def yogi(learning_rate, b1=0.9, b2=0.999, eps=1e-3):
+    """``optax.yogi``: ``_yogi_update`` with both moments started at 1e-6 (optax's
+    ``initial_accumulator_value``) and bias-corrected."""
+    return rule("optax.yogi", YogiState, lambda w: (zeros_like(w) + 1e-6, zeros_like(w) + 1e-6), _yogi_update,
+                {"lr": (learning_rate, NONNEGATIVE), "beta1": (b1, UNIT), "beta2": (b2, UNIT),
+                 "eps": (eps, NONNEGATIVE)})
+
+
+def adabelief(learning_rate, b1=0.9, b2=0.999, eps=1e-16, eps_root=1e-16, *, nesterov=False):
+    """``optax.adabelief``: ``refopt.adabelief`` (eps_root added to the stored s each step)."""
+    _default_only(nesterov=(nesterov, False))
+    return refopt.adabelief(lr=learning_rate, beta1=b1, beta2=b2, eps=eps, eps_root=eps_root)
+
+
+# --- Adafactor ----------------------------------------------------------------------------
+
+class AdafactorState(NamedTuple):
+    t: int
+    row: object   # factored: mean of g^2 + eps over the largest axis, else ()
+    col: object   # factored: mean over the second largest axis, else ()
+    v: object     # unfactored second moment, else ()
+    m: object     # momentum (EMA of the scaled update), else ()
+
+
+def _factored_axes(shape, factored, min_dim):
+    """optax's choice: the two largest axes (second largest, largest), if both >= min_dim."""
+    if not factored or len(shape) < 2:
+        return None
+    order = np.argsort(shape)
+    if shape[order[-2]] < min_dim:
+        return None
+    return int(order[-2]), int(order[-1])
+
+
+def _decay_rate(t, decay_rate, decay_offset):
+    r""":math:`\hat\beta_{2t} = 1 - t^{-c}` in float32, as optax computes it."""
+    step = np.float32(t - decay_offset)
+    return float(np.float32(1.0) - step ** np.float32(-decay_rate))
+
+
+def _adafactor_update(w, g, row, col, v, m, *, t, lr, decay_rate, decay_offset, eps, clipping_threshold,
+                      multiply_by_parameter_scale, momentum, weight_decay_rate, axes):
+    r"""optax's ``adafactor`` chain, one array:
+
+    .. math::
+
+        \hat\beta = 1 - t^{-c},\quad R_t = \hat\beta R_{t-1} + (1-\hat\beta)\,\mathrm{mean}_{a_0}(g^2+\epsilon),
+        \quad C_t = \hat\beta C_{t-1} + (1-\hat\beta)\,\mathrm{mean}_{a_1}(g^2+\epsilon) \\
+        u = g\,(R_t/\bar R_t)^{-1/2} C_t^{-1/2}\ (\text{or } g\,V_t^{-1/2}),\quad
+        u \leftarrow \eta\,u/\max(1, \mathrm{RMS}(u)/d)\cdot\max(\mathrm{RMS}(w), 10^{-3}) \\
+        m_t = \beta_1 m_{t-1} + (1-\beta_1) u,\quad w_t = w_{t-1} - (m_t + \lambda w_{t-1})
+    """
+    xp = array_namespace(w)
+    beta = _decay_rate(t, decay_rate, decay_offset)
+    g2 = g * g + eps
+    if axes is not None:
+        a1, a0 = axes
+        row = beta * row + (1 - beta) * xp.mean(g2, axis=a0)
+        col = beta * col + (1 - beta) * xp.mean(g2, axis=a1)
+        row_axis = a1 - 1 if a1 > a0 else a1
+        row_factor = (row / xp.mean(row, axis=row_axis, keepdims=True)) ** -0.5
+        u = g * xp.expand_dims(row_factor, axis=a0) * xp.expand_dims(col ** -0.5, axis=a1)
+    else:
+        v = beta * v + (1 - beta) * g2
+        u = g * v ** -0.5
+    if clipping_threshold is not None:
+        u = u / xp.maximum(xp.asarray(1.0, dtype=w.dtype), xp.sqrt(xp.mean(u * u)) / clipping_threshold)
+    if lr is not None:
+        u = lr * u
+    if multiply_by_parameter_scale:
+        u = u * xp.maximum(xp.sqrt(xp.mean(w * w)), xp.asarray(1e-3, dtype=w.dtype))
+    if momentum is not None:
+        m = momentum * m + (1 - momentum) * u
+        u = m
+    if weight_decay_rate is not None:
+        u = u + weight_decay_rate * w
+    return w - u, row, col, v, m
+
+
+def adafactor(learning_rate=None, min_dim_size_to_factor=128, decay_rate=0.8, decay_offset=0,
+              multiply_by_parameter_scale=True, clipping_threshold=1.0, momentum=None, dtype_momentum="float32",
+              weight_decay_rate=None, eps=1e-30, factored=True, weight_decay_mask=None):
+    """``optax.adafactor``: its own rule (``_adafactor_update``); see the module docstring.
+    The momentum buffer is kept in the params' dtype (optax: ``dtype_momentum``, float32)."""
+    _default_only(weight_decay_mask=(weight_decay_mask, None))
+
+    def init_leaf(w):
+        xp = array_namespace(w)
+        axes = _factored_axes(tuple(w.shape), factored, min_dim_size_to_factor)
+        mom = zeros_like(w) if momentum is not None else ()
+        if axes is None:
+            return (), (), zeros_like(w), mom
+        a1, a0 = axes
+        row_shape = tuple(n for i, n in enumerate(w.shape) if i != a0)
+        col_shape = tuple(n for i, n in enumerate(w.shape) if i != a1)
+        return xp.zeros(row_shape, dtype=w.dtype), xp.zeros(col_shape, dtype=w.dtype), (), mom
+
+    def update_leaf(w, g, row, col, v, m, **hyper):
+        axes = _factored_axes(tuple(w.shape), factored, min_dim_size_to_factor)
+        return _adafactor_update(w, g, row, col, v, m, axes=axes, **hyper)
+
+    optional = {"lr": learning_rate, "clipping_threshold": clipping_threshold, "momentum": momentum,
+                "weight_decay_rate": weight_decay_rate}
+    for name, value in optional.items():
+        if value is not None:
+            number(name, value, UNIT if name == "momentum" else NONNEGATIVE)
+    return rule("optax.adafactor", AdafactorState, init_leaf, update_leaf,
+                {**{k: (v, None) for k, v in optional.items()},
+                 "decay_rate": (decay_rate, POSITIVE), "decay_offset": (decay_offset, None),
+                 "eps": (eps, NONNEGATIVE),
+                 "multiply_by_parameter_scale": (bool(multiply_by_parameter_scale), None)})
+
+
+# --- LARS, LAMB, Lion, Adan ---------------------------------------------------------------
+
+class LarsState(NamedTuple):
+    t: int
+    b: object  # optax's trace of the lr-scaled, trust-scaled step
+
+
+def _lars_update(w, g, b, *, t, lr, weight_decay, trust_coefficient, eps, momentum, nesterov):
+    r""":math:`u = g + \lambda w`, :math:`u \leftarrow u\,\eta_{tc}\lVert w\rVert/(\lVert u\rVert + \epsilon)`
+    (1 where a norm is 0), :math:`b_t = \mu b_{t-1} + \eta u`, :math:`w_t = w_{t-1} - b_t`
+    (nesterov: :math:`w_{t-1} - (\eta u + \mu b_t)`)."""
+    xp = array_namespace(w)
+    u = g + weight_decay * w
+    w_norm, u_norm = xp.linalg.vector_norm(w), xp.linalg.vector_norm(u)
+    one = xp.ones_like(w_norm)
+    defined = (w_norm > 0) & (u_norm > 0)
+    ratio = xp.where(defined, trust_coefficient * w_norm / xp.where(defined, u_norm + eps, one), one)
+    u = lr * ratio * u
+    b = momentum * b + u
+    return w - (u + momentum * b if nesterov else b), b
+
+
+def lars(learning_rate, weight_decay=0.0, weight_decay_mask=True, trust_coefficient=0.001, eps=0.0,
+         trust_ratio_mask=True, momentum=0.9, nesterov=False):
+    """``optax.lars``: its own rule (``_lars_update``): the trust ratio uses the norm of the
+    decayed gradient, and momentum traces the lr-scaled step."""
+    _default_only(weight_decay_mask=(weight_decay_mask, True), trust_ratio_mask=(trust_ratio_mask, True))
+    if not isinstance(nesterov, bool):
+        raise ValueError(f"nesterov must be True or False, got {nesterov!r}")
+    return rule("optax.lars", LarsState, lambda w: (zeros_like(w),), _lars_update,
+                {"lr": (learning_rate, NONNEGATIVE), "weight_decay": (weight_decay, NONNEGATIVE),
+                 "trust_coefficient": (trust_coefficient, NONNEGATIVE), "eps": (eps, NONNEGATIVE),
+                 "momentum": (momentum, UNIT), "nesterov": (nesterov, None)})
+
+
+def lamb(learning_rate, b1=0.9, b2=0.999, eps=1e-6, eps_root=0.0, weight_decay=0.0, mask=None):
+    """``optax.lamb``: ``refopt.lamb`` (bias-corrected Adam direction plus decay, scaled by
+    ``||w||/||r||``). ``refopt.lamb`` has no ``eps_root``: only 0 is supported."""
+    _default_only(eps_root=(eps_root, 0.0), mask=(mask, None))
+    return refopt.lamb(lr=learning_rate, beta1=b1, beta2=b2, eps=eps, weight_decay=weight_decay)
+
+
+def lion(learning_rate, b1=0.9, b2=0.99, mu_dtype=None, weight_decay=1e-3, mask=None):
+    """``optax.lion``: ``refopt.lion`` (decay inside the lr-scaled step; optax's default 1e-3)."""
+    _default_only(mu_dtype=(mu_dtype, None), mask=(mask, None))
+    return refopt.lion(lr=learning_rate, beta1=b1, beta2=b2, weight_decay=weight_decay)
+
+
+class AdanState(NamedTuple):
+    t: int
+    m: object
+    v: object
+    n: object
+    g_prev: object
+
+
+def _adan_update(w, g, m, v, n, g_prev, *, t, lr, beta1, beta2, beta3, eps, eps_root, weight_decay):
+    r"""optax's Adan: :math:`d_t = g_t - g_{t-1}` (0 at t = 1), EMAs with weights
+    :math:`\beta_i` on the old value,
+
+    .. math::
+
+        n_t = \beta_3 n_{t-1} + (1-\beta_3)(g_t + (1-\beta_2) d_t)^2,\quad
+        u = \frac{\hat m_t + (1-\beta_2)\hat v_t}{\sqrt{\hat n_t + \epsilon_r} + \epsilon},\quad
+        w_t = w_{t-1} - \eta\,(u + \lambda w_{t-1})
+    """
+    xp = array_namespace(w)
+    d = g - g_prev if t > 1 else xp.zeros_like(g)
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * d
+    n = beta3 * n + (1 - beta3) * (g + (1 - beta2) * d) ** 2
+    m_hat, v_hat, n_hat = m / (1 - beta1**t), v / (1 - beta2**t), n / (1 - beta3**t)
+    u = (m_hat + (1 - beta2) * v_hat) / (xp.sqrt(n_hat + eps_root) + eps)
+    return w - lr * (u + weight_decay * w), m, v, n, g
+
+
+def adan(learning_rate, b1=0.98, b2=0.92, b3=0.99, eps=1e-8, eps_root=1e-8, weight_decay=0.0, mask=None):
+    """``optax.adan``: its own rule (``_adan_update``): optax weighs the gradient difference
+    by ``1 - b2`` where the official code (``refopt.adan``) uses ``b2``."""
+    _default_only(mask=(mask, None))
+    return rule("optax.adan", AdanState, lambda w: (zeros_like(w),) * 4, _adan_update,
+                {"lr": (learning_rate, NONNEGATIVE), "beta1": (b1, UNIT), "beta2": (b2, UNIT),
+                 "beta3": (b3, UNIT), "eps": (eps, NONNEGATIVE), "eps_root": (eps_root, NONNEGATIVE),
+                 "weight_decay": (weight_decay, NONNEGATIVE)})
+
+
+# --- contrib.muon -------------------------------------------------------------------------
+
+def _muon(learning_rate, ns_coeffs=(3.4445, -4.775, 2.0315), ns_steps=5, beta=0.95, eps=1e-8,
+          weight_decay=0.0, weight_decay_mask=None, mu_dtype=None, *, nesterov=True, adaptive=False,
+          preconditioning="frobenius", consistent_rms=None, **adam_settings):
+    """``optax.contrib.muon`` on 2-D params: ``refopt.muon`` with bias-corrected momentum, the
+    NAdam-style Nesterov mix and optax's (in, out) layout. Only the ``frobenius``
+    preconditioning, fixed coefficients and the width scaling (``consistent_rms=None``) are
+    supported; optax's AdamW for non-2-D leaves is not part of this flavor (2-D params only),
+    so its ``adam_*`` arguments are accepted and unused."""
+    _default_only(weight_decay_mask=(weight_decay_mask, None), mu_dtype=(mu_dtype, None),
+                  adaptive=(adaptive, False), preconditioning=(preconditioning, "frobenius"),
+                  consistent_rms=(consistent_rms, None))
+    if isinstance(ns_coeffs, str):
+        raise ValueError(f"ns_coeffs={ns_coeffs!r}: only a tuple (a, b, c) is supported")
+    return refopt.muon(lr=learning_rate, beta1=beta, weight_decay=weight_decay, eps=eps, nesterov=nesterov,
+                       ns_steps=ns_steps, ns_coefficients=ns_coeffs, bias_correction=True, layout="in_out")
+
+
+contrib = types.SimpleNamespace(muon=_muon)
+
+
+# --- the framework side, examples, perturbations -------------------------------------------
+
+def framework(attr: str, **kwargs: Any) -> Any:
+    """``optax.<attr>(**kwargs)`` (``attr`` may be ``contrib.muon``) as an adapter."""
+    import optax
+
+    from ..oracle.adapters import optax_transformation
+    obj: Any = optax
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ValueError(f"optax has no optimizer {attr!r}")
+        obj = getattr(obj, part)
+    return optax_transformation(obj(**kwargs), name=f"optax.{attr}")
+
+
+SHAPES = {"contrib.muon": {"w": (5, 4), "v": (3, 6)}}
+
+
+def _example(attr, **kwargs):
+    target = contrib.muon if attr == "contrib.muon" else globals()[attr]
+    return partial(target, **kwargs)
+
+
+EXAMPLES = {
+    "optax.sgd": _example("sgd", learning_rate=0.05, momentum=0.9, nesterov=True),
+    "optax.adagrad": _example("adagrad", learning_rate=0.05),
+    "optax.rmsprop": _example("rmsprop", learning_rate=0.01, centered=True, momentum=0.9, bias_correction=True),
+    "optax.adadelta": _example("adadelta", learning_rate=1.0, weight_decay=0.01),
+    "optax.adam": _example("adam", learning_rate=1e-2, eps_root=1e-8),
+    "optax.adamw": _example("adamw", learning_rate=1e-2),
+    "optax.nadam": _example("nadam", learning_rate=1e-2),
+    "optax.amsgrad": _example("amsgrad", learning_rate=1e-2),
+    "optax.adamax": _example("adamax", learning_rate=2e-3),
+    "optax.radam": _example("radam", learning_rate=1e-2),
+    "optax.yogi": _example("yogi", learning_rate=1e-2),
+    "optax.adabelief": _example("adabelief", learning_rate=1e-2),
+    "optax.adafactor": _example("adafactor", learning_rate=1e-2, min_dim_size_to_factor=2),
+    "optax.lars": _example("lars", learning_rate=0.1, weight_decay=0.01),
+    "optax.lamb": _example("lamb", learning_rate=1e-2, weight_decay=0.01),
+    "optax.lion": _example("lion", learning_rate=1e-3),
+    "optax.adan": _example("adan", learning_rate=1e-2, weight_decay=0.01),
+    "optax.contrib.muon": _example("contrib.muon", learning_rate=0.02),
+}
+
+
+def _moved_eps(make, eps_default):
+    def build(learning_rate, *args, eps=eps_default, eps_root=0.0, **rest):
+        return make(learning_rate, *args, eps=0.0, eps_root=eps, **rest)
+    return build
+
+
+# the same optimizer with eps moved inside the square root (where optax puts eps_root)
+PERTURBATIONS = {"eps-in-sqrt": {"adam": _moved_eps(adam, 1e-8), "adamw": _moved_eps(adamw, 1e-8),
+                                 "nadam": _moved_eps(nadam, 1e-8), "amsgrad": _moved_eps(amsgrad, 1e-8),
+                                 "radam": _moved_eps(radam, 1e-8)}}
