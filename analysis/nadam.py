@@ -114,7 +114,9 @@ def nadam_forms(quick: bool) -> Verdict:
     ok = look_ahead_gap < 1e-12 and weight_gap < 1e-12 and nesterov_gap < 1e-12
     return Verdict(
         "holds" if ok else "false", figs, key="max_rel_gap_nadam_vs_adam_look_ahead",
-        detail=(f"refopt.nadam's steps equal those assembled from refopt.adam's state after the "
+        detail=(f"Holds: NAdam is Adam's single-gradient state with a look-ahead momentum (equal to "
+                f"{look_ahead_gap:.0e}), and g_t weighs {w_nadam[-1]:.3f} vs {w_adam[-1]:.3f}; "
+                f"refopt.nadam's steps equal those assembled from refopt.adam's state after the "
                 f"same single gradient per step, with the momentum part taken as Adam's m_hat one "
                 f"step ahead with no new gradient (beta1 m_t/(1-beta1^(t+1))), to "
                 f"{look_ahead_gap:.0e}: no extra gradient evaluation. Impulse responses of the real "
@@ -157,7 +159,9 @@ def nadam_cheat_sheet(quick: bool) -> Verdict:
             "decay_rate_per_step": float(np.exp(np.polyfit(np.arange(10, 40), np.log(per_t[9:39]), 1)[0]))}
     return Verdict(
         "false" if per_t[0] > 0.1 else "holds", figs, key="max_rel_diff_t1",
-        detail=(f"The cheat sheet corrects the momentum term with 1-b1^t where Dozat (and the notes' "
+        detail=(f"The cheat-sheet form makes the first step {per_t[0]:.0%} too large (1-b1^t instead of "
+                f"1-b1^(t+1)); the cheat sheet corrects the momentum term with 1-b1^t where Dozat (and the "
+                f"notes' "
                 f"own NAdam section, optax, and refopt.nadam) use 1-b1^(t+1). Computed from "
                 f"refopt.adam's state, the cheat-sheet step differs from refopt.nadam's by up to "
                 f"{per_t[0]:.0%} at t = 1 (constant gradient: {sheet[0, 0]:.3f} lr vs "

@@ -167,7 +167,9 @@ def reddi_counterexample(quick: bool) -> Verdict:
     thm1 = figs["thm1_min_x_at_3t_plus_1"] == 1.0 and figs["thm1_regret_over_bound"] >= 1.0
     return Verdict(
         "conditional" if adam_stuck and ams_ok and thm1 else "holds", figs, key="adam_final_x",
-        detail=(f"Reproduced with the real rules and clipping to [-1, 1] (a_t = {ALPHA}/sqrt(t), "
+        detail=(f"Adam goes to the worst point x = {figs['adam_final_x']:.3f} with average regret near "
+                f"20/101, AMSGrad to x = {figs['amsgrad_final_x']:.3f}; reproduced with the real rules and "
+                f"clipping to [-1, 1] (a_t = {ALPHA}/sqrt(t), "
                 f"x_1 = 0, T = {REDDI_T}: the rules run {RULE_STEPS} steps, after which their steps "
                 f"repeat every 101 steps to {figs['max_period_to_period_change_of_steps']:.0e}, and "
                 f"are extended): Adam (0.9, 0.99) ends at x = {figs['adam_final_x']:.3f}, the "
@@ -273,14 +275,17 @@ def regret_exponents(quick: bool) -> Verdict:
     others = all(figs[k] < 0.7 for k in figs if k.endswith("_exponent") and k != "reddi_adam_exponent")
     return Verdict(
         "conditional" if adam_linear and others else "holds", figs, key="reddi_adam_exponent",
-        detail=(f"Exponent p of R_T ~ T^p: on Reddi's problem (from the regret gained in the last "
+        detail=(f"O(sqrt T) for AMSGrad, AdaGrad and benign problems, O(T) for Adam on Reddi's problem "
+                f"(exponent {figs['reddi_adam_exponent']:.2f}); exponent p of R_T ~ T^p: on Reddi's "
+                f"problem (from the regret gained in the last "
                 f"three dyadic windows up to T = {REDDI_T}; AdaGrad {len(runs['adagrad'])}) Adam "
                 f"{figs['reddi_adam_exponent']:.3f} (linear regret: the 'bad' O(T)), AMSGrad "
                 f"{figs['reddi_amsgrad_exponent']:.2f}, AdaGrad {figs['reddi_adagrad_exponent']:.2f}; on "
                 f"random |x - z_t| losses meeting Kingma & Ba's assumptions (a/sqrt(t), beta1_t = "
                 f"0.9*0.999^(t-1), gamma = 0.81 < 1; fit over T in [{Tr // 30}, {Tr}]): Adam "
                 f"{figs['random_adam_exponent']:.2f}, AMSGrad {figs['random_amsgrad_exponent']:.2f}, "
-                f"AdaGrad {figs['random_adagrad_exponent']:.2f} (log-log fit). The sqrt(T) lower bound: on random "
+                f"AdaGrad {figs['random_adagrad_exponent']:.2f} (log-log fit). The sqrt(T) lower bound: on "
+                f"random "
                 f"+-x losses Adam's mean regret / sqrt(2T/pi) = {figs['coin_adam_over_sqrt_2T_pi']:.3f}. "
                 f"Condition: O(sqrt T) holds on benign problems and for AMSGrad and AdaGrad, but "
                 f"not for Adam in general (Reddi et al. Theorem 1)."),
@@ -322,9 +327,16 @@ def regret_table(quick: bool) -> Verdict:
     figs["reddi_adam_avg_regret_T1000000"] = float(R_adam[-1] / len(R_adam))
     figs["rows_within_3x_random_problem"] = float(np.mean(within))
     rates = [figs[f"{n}_ratio_per_100x_T"] for n in regrets]
+    # O(1/sqrt T) means 10x per 100x T; 8x leaves room for the finite-T fit
+    benign = min(rates) >= 8
+    reddi_fails = figs["reddi_adam_avg_regret_T1000000"] > 100 * stated[1000000]
     return Verdict(
-        "conditional", figs, key="adam_avg_regret_T10000",
-        detail=(f"The rows are R_T = sqrt(T) with constant 1. On the random |x - z_t| problem (8 "
+        "false" if not benign else "conditional" if reddi_fails else "holds",
+        figs, key="adam_avg_regret_T10000",
+        detail=(f"The 10x-per-100x pattern holds on benign problems ({min(rates):.0f}-{max(rates):.0f}x "
+                f"measured), {figs['rows_within_3x_random_problem']:.0%} of the absolute rows within 3x, "
+                f"and no row holds for Adam on Reddi's "
+                f"problem; the rows are R_T = sqrt(T) with constant 1; on the random |x - z_t| problem (8 "
                 f"coordinates, 6 seeds, T up to {T}) the average regret at T = 100 / 10,000 is "
                 f"Adam {figs['adam_avg_regret_T100']:.3f} / {figs['adam_avg_regret_T10000']:.4f}, "
                 f"AMSGrad {figs['amsgrad_avg_regret_T100']:.3f} / "
