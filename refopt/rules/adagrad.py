@@ -6,10 +6,11 @@ r"""AdaGrad: each coordinate's step divided by the root of its summed squared gr
     w_t &= w_{t-1} - \eta_t \, \frac{g_t}{\sqrt{s_t + \epsilon_{root}} + \epsilon}
 
 with :math:`s_0 = s_{init}` (0 in the paper). Duchi, Hazan & Singer (2011), "Adaptive
-Subgradient Methods for Online Learning and Stochastic Optimization", JMLR 12, the
-diagonal algorithm (Figure 1 / eq. (1)): :math:`H_t = \delta I + \mathrm{diag}(s_t)^{1/2}`,
-so the constant :math:`\delta` (``eps``) sits outside the root, as in the cheat sheet and
-torch. The paper gives no default step size or :math:`\delta`; the defaults here are
+Subgradient Methods for Online Learning and Stochastic Optimization", JMLR 12, diagonal
+variant: :math:`H_t = \delta I + \mathrm{diag}(s_t)^{1/2}` and, unconstrained with no
+regularizer, the mirror-descent step :math:`w_t = w_{t-1} - \eta H_t^{-1} g_t`; the constant
+:math:`\delta` (``eps``) sits outside the root, as in the cheat sheet and torch (paper as
+restated by secondary sources; the JMLR text was not re-read). The paper gives no default step size or :math:`\delta`; the defaults here are
 torch's (its ``Adagrad`` is this rule with ``eps`` outside and ``s_0 = 0``).
 
 ======================  ========================  =======

@@ -26,7 +26,7 @@ epsilon_root            ``eps_root``    0.0
 The defaults are the paper's (and torch's and optax's). Convention knob: ``eps_root`` is
 optax's constant inside the root. Not knobs:
 
-- keras computes the paper's "efficient" form (end of §2),
+- keras computes the paper's "efficient" form (just before §2.1),
   :math:`\eta\sqrt{1-\beta_2^t}/(1-\beta_1^t)\cdot m_t/(\sqrt{s_t}+\hat\epsilon)`, with
   :math:`\hat\epsilon = 10^{-7}`: that is this rule with the schedule
   ``eps=lambda t: eps_hat / sqrt(1 - beta2**t)`` (3.2e-6 at t = 1 for :math:`\beta_2 = 0.999`);

@@ -9,7 +9,7 @@ r"""AdamW: Adam's step plus a weight decay that bypasses the adaptive rescaling.
            + \lambda\, w_{t-1} \right)
 
 with :math:`m_0 = s_0 = 0`. Loshchilov & Hutter (2019), "Decoupled Weight Decay
-Regularization", ICLR, arXiv 1711.05101, Algorithm 2 (lines 6-12, "AdamW"): the moments
+Regularization", ICLR, arXiv 1711.05101, Algorithm 2 ("AdamW"): the moments
 see the raw gradient; the decay :math:`\lambda w_{t-1}` joins the step after the rescaling.
 
 **The decay is multiplied by the schedule multiplier** :math:`\eta_t` **only, not by the
