@@ -191,3 +191,22 @@ def test_centered_variance_rounds_negative_for_a_long_constant_gradient_and_torc
     assert first_nan == 3226
     guarded = refopt.rmsprop(lr=1e-3, beta2=0.99, centered=True, eps_root=1e-12)
     assert np.isfinite(trajectory(guarded, np.zeros(1), grads)[-1][0])
+
+
+def test_the_notes_ema_momentum_form_is_lr_times_one_minus_beta1():
+    """The notes ("Adam vs RMSProp with Momentum") write the buffer as an average,
+    m_t = b1 m_{t-1} + (1-b1) g_t/(sqrt(v_t) + eps), w -= eta m_t. With m_0 = 0 that is
+    (1-b1) times the sum-form buffer of Graves/torch/optax, so it is
+    rmsprop(lr=eta*(1-b1), momentum=b1): written out here and compared."""
+    eta, b1, b2, eps = 0.01, 0.9, 0.99, 1e-8
+    rng = np.random.default_rng(7)
+    grads = rng.standard_normal((30, 4))
+    v, m, w = np.zeros(4), np.zeros(4), np.ones(4)
+    opt = refopt.rmsprop(lr=eta * (1 - b1), beta2=b2, momentum=b1, eps=eps)
+    w_ours, s = np.ones(4), opt.init(np.ones(4))
+    for g in grads:
+        v = b2 * v + (1 - b2) * g**2
+        m = b1 * m + (1 - b1) * g / (np.sqrt(v) + eps)
+        w = w - eta * m
+        w_ours, s = opt.step(w_ours, g, s)
+    np.testing.assert_allclose(w_ours, w, rtol=0, atol=1e-14 * np.abs(w - 1).max())
