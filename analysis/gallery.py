@@ -30,6 +30,7 @@ from .claim import figure
 @dataclass(frozen=True)
 class TestFunction:
     name: str
+    f_xy: Callable  # f(x, y) on arrays, for the contours
     f: Callable[[np.ndarray], float]
     grad: Callable[[np.ndarray], np.ndarray]
     hess_diag: Callable[[np.ndarray], np.ndarray]
@@ -40,15 +41,15 @@ class TestFunction:
 
 def _ravine():
     a = np.array([0.1, 10.0])  # curvatures: condition number 100
+    f_xy = lambda x, y: 0.5 * (a[0] * x * x + a[1] * y * y)  # noqa: E731
     return TestFunction(
-        "ravine", lambda w: 0.5 * float(np.sum(a * w * w)), lambda w: a * w, lambda w: a,
+        "ravine", f_xy, lambda w: float(f_xy(*w)), lambda w: a * w, lambda w: a,
         (-4.0, 1.0), (-4.5, 1.5, -1.5, 1.5), (0.0, 0.0))
 
 
 def _rosenbrock():
-    def f(w):
-        x, y = w
-        return float((1 - x) ** 2 + 100 * (y - x * x) ** 2)
+    def f_xy(x, y):
+        return (1 - x) ** 2 + 100 * (y - x * x) ** 2
 
     def grad(w):
         x, y = w
@@ -58,18 +59,17 @@ def _rosenbrock():
         x, y = w
         return np.array([2 - 400 * (y - x * x) + 800 * x * x, 200.0])
 
-    return TestFunction("rosenbrock", f, grad, hess_diag, (-1.2, 1.0), (-2.0, 2.0, -1.0, 3.0),
+    return TestFunction("rosenbrock", f_xy, lambda w: float(f_xy(*w)), grad, hess_diag, (-1.2, 1.0), (-2.0, 2.0, -1.0, 3.0),
                         (1.0, 1.0))
 
 
 def _saddle():
     # f = (x^2 - y^2)/2 + y^4/4: a saddle at 0, minima at (0, +-1) with f = -1/4
-    def f(w):
-        x, y = w
-        return float(0.5 * (x * x - y * y) + 0.25 * y ** 4)
+    def f_xy(x, y):
+        return 0.5 * (x * x - y * y) + 0.25 * y ** 4
 
     return TestFunction(
-        "saddle", f, lambda w: np.array([w[0], -w[1] + w[1] ** 3]),
+        "saddle", f_xy, lambda w: float(f_xy(*w)), lambda w: np.array([w[0], -w[1] + w[1] ** 3]),
         lambda w: np.array([1.0, -1.0 + 3 * w[1] ** 2]), (1.5, 1e-3), (-2.0, 2.0, -1.6, 1.6),
         (0.0, 1.0))
 
@@ -159,7 +159,7 @@ def all_runs(quick: bool) -> dict[tuple[str, str], tuple[float | None, np.ndarra
 def _contours(ax, fn: TestFunction) -> None:
     x0, x1, y0, y1 = fn.box
     X, Y = np.meshgrid(np.linspace(x0, x1, 200), np.linspace(y0, y1, 200))
-    Z = np.vectorize(lambda x, y: fn.f(np.array([x, y])))(X, Y)
+    Z = fn.f_xy(X, Y)
     Z = np.log1p(Z - Z.min())
     ax.contour(X, Y, Z, levels=15, colors="0.75", linewidths=0.5)
     ax.plot(*fn.start, "ko", ms=3)
