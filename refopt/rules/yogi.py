@@ -1,0 +1,84 @@
+r"""Yogi: an additive second-moment update whose size depends on :math:`g_t^2` only.
+
+.. math::
+
+    m_t &= \beta_1 m_{t-1} + (1-\beta_1) g_t \\
+    s_t &= s_{t-1} - (1-\beta_2)\, \mathrm{sign}(s_{t-1} - g_t^2)\, g_t^2 \\
+    w_t &= w_{t-1} - \eta \frac{m_t}{\sqrt{s_t} + \epsilon}
+
+with :math:`m_0 = 0` and :math:`s_0 = s_{\mathrm{init}}` (``initial_accumulator``). Zaheer,
+Reddi, Sachan, Kale & Kumar (2018), "Adaptive Methods for Nonconvex Optimization", NeurIPS,
+Algorithm 2.
+
+Adam's :math:`s_t - s_{t-1} = -(1-\beta_2)(s_{t-1} - g_t^2)` shrinks :math:`s`
+multiplicatively when :math:`g_t^2 \ll s_{t-1}`, so the effective rate
+:math:`\eta/\sqrt{s}` can grow fast; Yogi moves :math:`s` towards :math:`g_t^2` by at most
+:math:`(1-\beta_2) g_t^2`, whatever :math:`s_{t-1}` is. :math:`s_t \ge 0` whenever
+:math:`s_0 \ge 0` (if :math:`s_{t-1} > g_t^2` it loses at most :math:`(1-\beta_2) g_t^2 < s_{t-1}`).
+
+**Differences recorded.**
+
+* Bias correction: Algorithm 2 of the paper divides by :math:`\sqrt{s_t}` with no
+  :math:`1-\beta^t` corrections (as Algorithm 1, the paper's Adam, is written), and so does this
+  rule. optax ``yogi`` and pytorch_optimizer ``Yogi`` bias-correct both moments (Adam
+  style); the cheat sheet's hats follow them. That is a different update, not a knob: it
+  belongs in ``refopt.flavors``. With :math:`\beta_1 = \beta_2 = 0` the corrections are
+  exactly 1 and the frameworks reduce to this rule, which is how the tests compare them.
+* Initial state: the algorithm box sets :math:`s_0 = 0`; optax and pytorch_optimizer start
+  both moments at 1e-6 (``initial_accumulator_value`` / ``initial_accumulator``).
+  ``initial_accumulator`` sets :math:`s_0` here; :math:`m_0` stays 0 (their 1e-6 in :math:`m_0` decays as :math:`\beta_1^t \cdot 10^{-6}`).
+* :math:`\epsilon = 10^{-3}` and :math:`\eta = 10^{-2}` are the values the frameworks use for
+  Yogi (much larger than Adam's 1e-8, 1e-3); the cheat sheet gives neither.
+
+=========  =======================  =======
+symbol     argument                 default
+=========  =======================  =======
+eta        ``lr``                   1e-2
+beta_1     ``beta1``                0.9
+beta_2     ``beta2``                0.999
+epsilon    ``eps``                  1e-3
+s_0        ``initial_accumulator``  0 (optax, pytorch_optimizer 1e-6)
+=========  =======================  =======
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ..backend import array_namespace, zeros_like
+from ..core import NONNEGATIVE, UNIT, RuleInfo, number, rule
+
+
+class YogiState(NamedTuple):
+    t: int
+    m: object  # first moment
+    s: object  # second moment, moved additively
+
+
+def _update(w, g, m, s, *, t, lr, beta1, beta2, eps):
+    xp = array_namespace(w)
+    g2 = g * g
+    m = beta1 * m + (1 - beta1) * g
+    s = s - (1 - beta2) * xp.sign(s - g2) * g2
+    w = w - lr * m / (xp.sqrt(s) + eps)
+    return w, m, s
+
+
+def yogi(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-3, initial_accumulator=0.0):
+    """Yogi (Zaheer et al. 2018, Algorithm 2): ``s <- s - (1-beta2)*sign(s - g^2)*g^2``,
+    ``w <- w - lr*m/(sqrt(s) + eps)``, no bias correction, ``s_0 = initial_accumulator``."""
+    # an initial value, not a rate: a number fixed at construction, never a schedule
+    s0 = number("initial_accumulator", initial_accumulator, NONNEGATIVE)
+    return rule("yogi", YogiState, lambda w: (zeros_like(w), zeros_like(w) + s0), _update,
+                {"lr": (lr, NONNEGATIVE), "beta1": (beta1, UNIT), "beta2": (beta2, UNIT),
+                 "eps": (eps, NONNEGATIVE)})
+
+
+INFO = RuleInfo(
+    name="yogi", factory=yogi, family="C. Adam family",
+    paper="Zaheer et al. (2018)", year=2018, hook="s_t grows cautiously (direction of gap)",
+    equations="m_t = \\beta_1 m_{t-1} + (1-\\beta_1) g_t\n"
+              "s_t = s_{t-1} - (1-\\beta_2)\\, \\mathrm{sign}(s_{t-1} - g_t^2)\\, g_t^2\n"
+              "w_t = w_{t-1} - \\eta \\frac{m_t}{\\sqrt{s_t} + \\epsilon}",
+    buffers=2,
+    checked_against={"optax.yogi": 1e-12, "pytorch_optimizer.Yogi": 1e-12},
+)
