@@ -132,7 +132,7 @@ def measured_window(beta: float, coords: int, rng: np.random.Generator) -> dict[
 @claim("ewma-window",
        "EWMA behaves kind of like an average over the last 1/(1-beta) points (an effective "
        "window length): beta = 0.9 is about 10 steps of memory, beta = 0.5 about 2",
-       source_line=132)
+       source_line=130)
 def ewma_window(quick: bool) -> Verdict:
     rng = np.random.default_rng(1)
     betas = (0.5, 0.9) if quick else (0.5, 0.9, 0.99, 0.999)

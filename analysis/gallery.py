@@ -11,8 +11,8 @@ appears without touching this file. Each rule runs with its own defaults except:
 * matrix-only rules (the Muon family) get the point as a (1, 2) matrix;
 * the look-ahead Nesterov form gets its gradient at ``opt.look_ahead``;
 * a rule whose step takes ``hess=`` (Sophia) gets the true Hessian diagonal at each step;
-* a rule whose factory has no ``lr`` (a combinator such as ``partition``) runs its
-  registered example, once.
+* a rule whose factory has no ``lr``, or needs other arguments (a combinator such as
+  ``partition``), runs its registered example, once.
 """
 from __future__ import annotations
 
@@ -87,10 +87,18 @@ def steps(quick: bool) -> int:
     return 150 if quick else 500
 
 
+def takes_lr(info) -> bool:
+    """Whether the factory can be called with ``lr`` alone (every other argument defaulted)."""
+    params = inspect.signature(info.factory).parameters
+    required = {n for n, p in params.items() if p.default is inspect.Parameter.empty
+                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return "lr" in params and required <= {"lr"}
+
+
 def make(info, lr: float | None):
     """The rule built as the module docstring says; ``lr=None`` for rules without one."""
     params = inspect.signature(info.factory).parameters
-    if "lr" not in params:
+    if lr is None or not takes_lr(info):
         return info.make_example()
     kwargs = {"lr": float(lr)}
     if "weight_decay" in params:
@@ -141,7 +149,7 @@ def best_run(info, fn: TestFunction, quick: bool) -> tuple[float | None, np.ndar
     """(lr, path) for the smallest lr of the grid whose final loss is within TIE of the best;
     the smallest lr when every run diverged."""
     n = steps(quick)
-    if "lr" not in inspect.signature(info.factory).parameters:
+    if not takes_lr(info):
         return None, trajectory(info, fn, None, n)
     runs = [(float(lr), trajectory(info, fn, lr, n)) for lr in lr_grid(quick)]
     losses = [final_loss(fn, path, n) for _, path in runs]
