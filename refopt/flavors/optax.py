@@ -455,7 +455,7 @@ contrib = types.SimpleNamespace(muon=_muon)
 # --- the framework side, examples, perturbations -------------------------------------------
 
 def framework(attr: str, **kwargs: Any) -> Any:
-    """``optax.<attr>(**kwargs)`` (``attr`` may be ``contrib.muon``) as an adapter."""
+    """``optax.<attr>(**kwargs)`` (``attr`` may be ``contrib.muon``) as a jitted adapter."""
     import optax
 
     from ..oracle.adapters import optax_transformation
@@ -464,7 +464,7 @@ def framework(attr: str, **kwargs: Any) -> Any:
         if not hasattr(obj, part):
             raise ValueError(f"optax has no optimizer {attr!r}")
         obj = getattr(obj, part)
-    return optax_transformation(obj(**kwargs), name=f"optax.{attr}")
+    return optax_transformation(obj(**kwargs), name=f"optax.{attr}", jit=True)
 
 
 SHAPES = {"contrib.muon": {"w": (5, 4), "v": (3, 6)}}

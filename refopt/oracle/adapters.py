@@ -58,8 +58,10 @@ def torch_optimizer(cls: Any, **kwargs: Any) -> Adapter:
     return Adapter(f"{cls.__module__}.{cls.__name__}", init, step)
 
 
-def optax_transformation(tx: Any, name: str = "optax") -> Adapter:
-    """An ``optax.GradientTransformation``; x64 is switched on so float64 stays float64."""
+def optax_transformation(tx: Any, name: str = "optax", jit: bool = False) -> Adapter:
+    """An ``optax.GradientTransformation``; x64 is switched on so float64 stays float64.
+    ``jit=True`` compiles the update and its application once (much faster over many steps;
+    XLA may fuse a multiply-add, so results can differ from eager ones in the last bit)."""
     import jax
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
@@ -68,13 +70,17 @@ def optax_transformation(tx: Any, name: str = "optax") -> Adapter:
     def to_jax(t: Any) -> Any:
         return tree.tree_map(lambda w: jnp.asarray(np.array(w)), t)
 
+    def update(p: Any, g: Any, state: Any) -> tuple[Any, Any]:
+        updates, state = tx.update(g, state, p)
+        return optax.apply_updates(p, updates), state
+
+    run = jax.jit(update) if jit else update
+
     def init(params: Any) -> Any:
         return tx.init(to_jax(params))
 
     def step(params: Any, grads: Any, state: Any) -> tuple[Any, Any]:
-        p = to_jax(params)
-        updates, state = tx.update(to_jax(grads), state, p)
-        new = optax.apply_updates(p, updates)
+        new, state = run(to_jax(params), to_jax(grads), state)
         return tree.tree_map(lambda w: np.asarray(w).copy(), new), state
 
     return Adapter(name, init, step)

@@ -1,0 +1,136 @@
+"""Every torch flavor against the installed ``torch.optim`` class it is named after.
+
+Each case runs both for 25 steps of ``refopt.oracle.mixed_gradients`` (dense, mostly-zero
+and spiking steps) in float64 from the same params, and requires the update of every step
+to agree to 1e-10 relative (``refopt.oracle.compare``): measured worst 1.4e-12 (NAdam, whose
+momentum-schedule coefficients are products of many factors), most at 1e-14 or below, so
+1e-10 leaves room for platform rounding while any convention slip (eps placement, a bias
+correction, a decay coupling) shows at 1e-8 or far above. Every non-default flag of every
+optimizer appears in at least one case.
+"""
+import numpy as np
+import pytest
+import torch
+
+from refopt.flavors import torch as flavor
+from refopt.oracle import compare, mixed_gradients
+
+STEPS = 25
+RTOL = 1e-10
+
+CASES = [
+    ("SGD", {}),
+    ("SGD", {"lr": 0.05, "momentum": 0.9}),
+    ("SGD", {"lr": 0.05, "momentum": 0.9, "dampening": 0.5, "weight_decay": 0.01, "maximize": True}),
+    ("SGD", {"lr": 0.05, "momentum": 0.9, "dampening": 0.9}),
+    ("SGD", {"lr": 0.05, "momentum": 0.8, "nesterov": True, "weight_decay": 0.1}),
+    ("Adagrad", {}),
+    ("Adagrad", {"lr": 0.05, "lr_decay": 0.01, "initial_accumulator_value": 0.1, "weight_decay": 0.01}),
+    ("Adagrad", {"lr": 0.05, "eps": 1e-6, "maximize": True}),
+    ("RMSprop", {}),
+    ("RMSprop", {"lr": 0.01, "alpha": 0.9, "centered": True}),
+    ("RMSprop", {"lr": 0.01, "momentum": 0.9, "weight_decay": 0.01, "maximize": True}),
+    ("RMSprop", {"lr": 0.01, "alpha": 0.95, "centered": True, "momentum": 0.5, "eps": 1e-6}),
+    ("Adadelta", {}),
+    ("Adadelta", {"lr": 0.5, "rho": 0.95, "eps": 1e-5, "weight_decay": 0.01, "maximize": True}),
+    ("Adam", {}),
+    ("Adam", {"lr": 1e-2, "betas": (0.8, 0.99), "eps": 1e-6, "amsgrad": True}),
+    ("Adam", {"lr": 1e-2, "weight_decay": 0.1, "maximize": True}),
+    ("Adam", {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("AdamW", {}),
+    ("AdamW", {"lr": 1e-2, "weight_decay": 0.1, "amsgrad": True}),
+    ("AdamW", {"lr": 1e-2, "betas": (0.5, 0.9), "maximize": True}),
+    ("Adamax", {}),
+    ("Adamax", {"lr": 1e-2, "betas": (0.8, 0.99), "eps": 1e-4, "weight_decay": 0.01, "maximize": True}),
+    ("NAdam", {}),
+    ("NAdam", {"lr": 1e-2, "momentum_decay": 0.05, "weight_decay": 0.1}),
+    ("NAdam", {"lr": 1e-2, "momentum_decay": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True,
+               "maximize": True}),
+    ("RAdam", {}),
+    ("RAdam", {"lr": 1e-2, "betas": (0.9, 0.99), "weight_decay": 0.1}),
+    ("RAdam", {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True, "eps": 1e-6}),
+    ("Adafactor", {}),
+    ("Adafactor", {"lr": 0.1, "weight_decay": 0.01, "beta2_decay": -0.5, "d": 2.0}),
+    ("Adafactor", {"lr": 1e-2, "eps": (1e-3, 1e-2), "maximize": True}),
+]
+
+PARAMS = {"w": (5, 4), "b": (4,)}
+
+
+def _run(name, kwargs, shapes, seed=0, steps=STEPS, rtol=RTOL):
+    rng = np.random.default_rng(seed)
+    params = {k: rng.standard_normal(s) for k, s in shapes.items()}
+    grads = mixed_gradients(params, steps, seed=seed + 1)
+    return compare(getattr(flavor, name)(**kwargs), flavor.framework(name, **kwargs), params, grads, rtol=rtol)
+
+
+@pytest.mark.parametrize("name,kwargs", CASES, ids=[f"{n}-{sorted(k)}" for n, k in CASES])
+def test_flavor_matches_torch(name, kwargs):
+    report = _run(name, kwargs, PARAMS)
+    assert report.ok, str(report)
+
+
+MUON_CASES = [
+    {},
+    {"lr": 0.02, "weight_decay": 0.01, "momentum": 0.9, "nesterov": False},
+    {"lr": 0.02, "adjust_lr_fn": "match_rms_adamw", "ns_steps": 3, "ns_coefficients": (2.0, -1.5, 0.5),
+     "eps": 1e-3},
+    {"lr": 0.02, "adjust_lr_fn": "original"},
+]
+
+
+@pytest.fixture
+def torch_muon_in_float64(monkeypatch):
+    """torch's Muon casts the Newton-Schulz input to bfloat16 (``grad.bfloat16()``). With
+    ``Tensor.bfloat16`` made a copy in the tensor's own dtype, torch runs the same
+    algorithm in float64, and the flavor must then agree to 1e-10 like the others."""
+    monkeypatch.setattr(torch.Tensor, "bfloat16", lambda self, *a, **k: self.clone())
+
+
+@pytest.mark.parametrize("kwargs", MUON_CASES, ids=lambda k: str(sorted(k)))
+def test_muon_matches_torch_in_float64(kwargs, torch_muon_in_float64):
+    report = _run("Muon", kwargs, flavor.SHAPES["Muon"])
+    assert report.ok, str(report)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_muon_matches_torch_bfloat16_to_the_precision_of_bfloat16(seed):
+    """Unpatched, torch's Newton-Schulz runs in bfloat16 (unit roundoff 2^-8 = 3.9e-3).
+    Five quintic steps with leading coefficient 3.4 amplify the rounding to a measured
+    worst 5.2e-2 relative on the update over these seeds; 0.1 bounds that with margin,
+    and a floor shows the difference is really bfloat16's (not 0, not a float64 slip)."""
+    report = _run("Muon", {"lr": 0.02}, flavor.SHAPES["Muon"], seed=seed, rtol=0.1)
+    assert report.ok, str(report)
+    assert report.max_update_rel > 1e-3
+
+
+def test_dampened_sgd_stores_the_first_gradient_undamped():
+    # torch: b_1 = g_1, b_2 = mu*b_1 + (1-tau)*g_2; by hand with mu = 0.5, tau = 0.5, lr = 1
+    opt = flavor.SGD(lr=1.0, momentum=0.5, dampening=0.5)
+    w, g1, g2 = np.zeros(1), np.array([4.0]), np.array([2.0])
+    s = opt.init(w)
+    w, s = opt.step(w, g1, s)
+    assert w[0] == -4.0
+    w, s = opt.step(w, g2, s)
+    assert w[0] == -4.0 - (0.5 * 4.0 + 0.5 * 2.0)
+
+
+def test_nadam_mu_schedule_first_step_by_hand():
+    # t=1, g=1, beta2=0: mu_1 = 0.9(1 - 0.5*0.96^psi), mu_2 = 0.9(1 - 0.5*0.96^(2 psi)),
+    # m_1 = 0.1, s_hat_1 = 1: step = lr*((1-mu_1)/(1-mu_1) + mu_2*0.1/(1-mu_1 mu_2)) / (1 + eps)
+    psi, lr = 0.004, 1.0
+    mu1, mu2 = 0.9 * (1 - 0.5 * 0.96**psi), 0.9 * (1 - 0.5 * 0.96 ** (2 * psi))
+    opt = flavor.NAdam(lr=lr, betas=(0.9, 0.0), eps=0.0, momentum_decay=psi)
+    w, _ = opt.step(np.zeros(1), np.ones(1), opt.init(np.zeros(1)))
+    assert w[0] == pytest.approx(-(1.0 + mu2 * 0.1 / (1 - mu1 * mu2)), rel=1e-15)
+
+
+def test_bad_torch_arguments_name_themselves():
+    with pytest.raises(ValueError, match="nesterov"):
+        flavor.SGD(lr=0.1, momentum=0.9, dampening=0.1, nesterov=True)
+    with pytest.raises(ValueError, match="betas"):
+        flavor.Adam(betas=0.9)
+    with pytest.raises(ValueError, match="adjust_lr_fn"):
+        flavor.Muon(adjust_lr_fn="other")
+    with pytest.raises(ValueError, match="beta2_decay"):
+        flavor.Adafactor(beta2_decay=0.5)
