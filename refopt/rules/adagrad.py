@@ -10,7 +10,8 @@ Subgradient Methods for Online Learning and Stochastic Optimization", JMLR 12, d
 variant: :math:`H_t = \delta I + \mathrm{diag}(s_t)^{1/2}` and, unconstrained with no
 regularizer, the mirror-descent step :math:`w_t = w_{t-1} - \eta H_t^{-1} g_t`; the constant
 :math:`\delta` (``eps``) sits outside the root, as in the cheat sheet and torch (paper as
-restated by secondary sources; the JMLR text was not re-read). The paper gives no default step size or :math:`\delta`; the defaults here are
+restated by secondary sources; the JMLR text was not re-read). The paper gives no default
+step size or :math:`\delta`; the defaults here are
 torch's (its ``Adagrad`` is this rule with ``eps`` outside and ``s_0 = 0``).
 
 ======================  ========================  =======

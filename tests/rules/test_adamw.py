@@ -37,7 +37,8 @@ CHECKS = [
           lambda: optax_transformation(optax.adamw(_sched, weight_decay=WD)), rtol=1e-12,
           why="lr schedule as schedule_multiplier"),
 ]
-# Measured worst relative errors over the 50 mixed steps: 1e-15..2.4e-15 (rounding). 1e-12
+# Measured worst relative errors over the 50 mixed steps: 3.3e-15..2.9e-14 (rounding; torch
+# multiplies w by the rounded 1 - lr*wd). 1e-12
 # fails if the decay is scaled the other way: weight_decay=wd instead of lr*wd is off by a
 # factor ~50 of the step-1 movement here.
 
@@ -52,7 +53,8 @@ def test_first_step_by_hand():
     opt = refopt.adamw(lr=0.5, weight_decay=0.25, schedule_multiplier=0.5, eps=0.0)
     w0, g = np.array([2.0, -4.0]), np.array([-3.0, -0.125])
     w1, _ = opt.step(w0, g, opt.init(w0))
-    np.testing.assert_array_equal(w1, [2.0 - 0.5 * (0.5 * -1 + 0.25 * 2.0), -4.0 - 0.5 * (0.5 * -1 + 0.25 * -4.0)])
+    np.testing.assert_array_equal(w1, [2.0 - 0.5 * (0.5 * -1 + 0.25 * 2.0),
+                                      -4.0 - 0.5 * (0.5 * -1 + 0.25 * -4.0)])
 
 
 def test_without_decay_it_is_adam_bit_for_bit():
@@ -67,7 +69,8 @@ def test_without_decay_it_is_adam_bit_for_bit():
     np.testing.assert_array_equal(w, w_a)
 
 
-@given(lr=st.floats(0.0, 1.0), lam=st.floats(0.0, 0.5), steps=st.integers(1, 20), seed=st.integers(0, 2**32 - 1))
+@given(lr=st.floats(0.0, 1.0), lam=st.floats(0.0, 0.5), steps=st.integers(1, 20),
+       seed=st.integers(0, 2**32 - 1))
 def test_the_decay_does_not_depend_on_the_step_size(lr, lam, steps, seed):
     """Decoupled, as in Algorithm 2: with zero gradients m = s = 0, the Adam term is 0 and
     w_T = w_0 prod_t (1 - eta_t lambda), whatever alpha (lr) is. (torch/optax would give

@@ -20,7 +20,8 @@ LR, B1, B2, EPS = 0.01, 0.9, 0.999, 1e-8
 
 
 def torch_form(lr=LR, beta1=B1, beta2=B2, eps=EPS):
-    """torch: m_hat/(sqrt(s_max)/sqrt(1-b2^t) + eps) = [lr sqrt(1-b2^t)/(1-b1^t)] m/(sqrt(s_max) + eps sqrt(1-b2^t))."""
+    """torch: m_hat/(sqrt(s_max)/sqrt(1-b2^t) + eps)
+    = [lr sqrt(1-b2^t)/(1-b1^t)] m/(sqrt(s_max) + eps sqrt(1-b2^t))."""
     return refopt.amsgrad(lr=lambda t: lr * math.sqrt(1 - beta2**t) / (1 - beta1**t), beta1=beta1,
                           beta2=beta2, eps=lambda t: eps * math.sqrt(1 - beta2**t))
 
@@ -42,7 +43,7 @@ CHECKS = [
           lambda: optax_transformation(optax.amsgrad(LR, bias_correction_nu=False)), rtol=1e-12,
           why="bias_correction_nu=False via lr schedule"),
 ]
-# Measured worst relative errors over the 50 mixed steps: ~1.4e-15..2.2e-15 (rounding).
+# Measured worst relative errors over the 50 mixed steps: 5.3e-16..1.1e-14 (rounding).
 # optax's default (max of the corrected s_hat) cannot be matched: see the test below.
 
 
