@@ -1,5 +1,7 @@
 """Adam's scale invariance, across layers, and its blindness to curvature, by hand."""
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 
 import refopt
 from analysis import invariance as inv
@@ -51,3 +53,15 @@ def test_not_curvature_aware_verdict_and_figures():
 def test_invariance_figure_is_written(tmp_path):
     inv.adam_invariance_figure(True, tmp_path)
     assert (tmp_path / "adam_invariance.png").stat().st_size > 10_000
+
+
+@given(st.lists(st.floats(-1e3, 1e3, allow_subnormal=False).filter(lambda x: abs(x) > 1e-3),
+                min_size=1, max_size=30),
+       st.floats(1e-6, 1e6))
+def test_scaled_gradients_give_the_same_steps_at_eps_zero(stream, c):
+    # (c m_hat)/sqrt(c^2 v_hat) = m_hat/sqrt(v_hat) for every stream and c > 0; the steps are
+    # at most a few lr (Kingma & Ba's bound), so an absolute 1e-12 lr is rounding only
+    g = np.array(stream)[:, None]
+    base, _ = inv.steps_on_stream(refopt.adam(lr=1.0, eps=0.0), g)
+    scaled, _ = inv.steps_on_stream(refopt.adam(lr=1.0, eps=0.0), c * g)
+    np.testing.assert_allclose(scaled, base, rtol=0, atol=1e-12)
