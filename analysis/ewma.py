@@ -15,15 +15,21 @@ import refopt
 from .claim import Verdict, claim
 
 
-def adam_first_moments(x: np.ndarray, beta: float) -> np.ndarray:
-    """m_1 .. m_T of refopt.adam fed the stream x (shape (T, ...)), beta1 = beta."""
-    opt = refopt.adam(lr=0.0, beta1=beta, beta2=0.999, eps=1.0)  # lr 0: only the state moves
+def adam_moments(x: np.ndarray, beta1: float, beta2: float = 0.999) -> tuple[np.ndarray, np.ndarray]:
+    """(m_1 .. m_T, s_1 .. s_T) of refopt.adam fed the stream x (shape (T, ...))."""
+    opt = refopt.adam(lr=0.0, beta1=beta1, beta2=beta2, eps=1.0)  # lr 0: only the state moves
     w = np.zeros(x.shape[1:])
-    state, out = opt.init(w), []
+    state, m, s = opt.init(w), [], []
     for xt in x:
         w, state = opt.step(w, xt, state)
-        out.append(state.m)
-    return np.array(out)
+        m.append(state.m)
+        s.append(state.s)
+    return np.array(m), np.array(s)
+
+
+def adam_first_moments(x: np.ndarray, beta: float) -> np.ndarray:
+    """m_1 .. m_T of refopt.adam fed the stream x (shape (T, ...)), beta1 = beta."""
+    return adam_moments(x, beta)[0]
 
 
 def impulse_weights(beta: float, T: int) -> np.ndarray:
@@ -62,9 +68,10 @@ def ewma_bias(quick: bool) -> Verdict:
         t = np.arange(1, T + 1)
         worst_sum = max(worst_sum, float(np.max(np.abs(ones - (1 - beta**t)))))
         x = rng.standard_normal((T, 3)) + 2.0
-        m = adam_first_moments(x, beta)
-        worst_lf = max(worst_lf, float(np.max(np.abs(m - lfilter([1 - beta], [1, -beta], x, axis=0)))
-                                       / np.abs(m).max()))
+        m, s = adam_moments(x, beta, beta2=beta)  # the second moment: the same filter on x^2
+        worst_lf = max(worst_lf,
+                       float(np.max(np.abs(m - lfilter([1 - beta], [1, -beta], x, axis=0))) / np.abs(m).max()),
+                       float(np.max(np.abs(s - lfilter([1 - beta], [1, -beta], x * x, axis=0))) / s.max()))
         # the bias-corrected mean is the average with weights beta^k normalised by their sum
         # (pandas' ewm(adjust=True)), because the weights (1-beta) beta^k sum to 1 - beta^t
         normalised = np.array([np.sum(beta ** np.arange(s)[:, None] * x[s - 1::-1], axis=0)
@@ -85,7 +92,7 @@ def ewma_bias(quick: bool) -> Verdict:
                    detail=(
         "Holds exactly (v_0 = 0, as the rules start). The weights read off refopt.adam's first "
         f"moment by unit impulses match (1-beta) beta^k to {worst_w:.1e} (relative) for beta "
-        f"0.5, 0.9, 0.99 over {T} steps; the whole state matches scipy.signal.lfilter([1-beta], "
+        f"0.5, 0.9, 0.99 over {T} steps; both moments (m on g, s on g^2) match scipy.signal.lfilter([1-beta], "
         f"[1, -beta]) to {worst_lf:.1e}; the notes' walk-through gives v_1 = {m2[0]:g}, "
         f"v_2 = {m2[1]:g}. The weights sum to 1 - beta^t (to {worst_sum:.1e}), not 1: that "
         "missing mass is the bias toward v_0 = 0 (at t = 1, beta = 0.999 only 0.001 of the "
