@@ -1,0 +1,66 @@
+"""``python -m refopt.oracle``: a clean report for a matching optimizer, the first parting
+step for a deliberately perturbed reference, and the argument parsing."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from refopt.oracle import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _oracle(*args):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "refopt.oracle", *args], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=300)
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_matching_torch_adam_reports_agreement():
+    rc, out = _oracle("torch.optim.Adam", "--lr", "1e-3", "--betas", "0.9,0.99", "--steps", "25")
+    assert rc == 0, out
+    assert "candidate torch.optim.Adam(lr=0.001, betas=(0.9, 0.99))" in out
+    assert "25 steps, candidate dtype float64, rtol 1e-10" in out
+    assert "AGREE: max update relative error" in out and "<- parts" not in out
+
+
+def test_eps_inside_the_root_parts_at_step_one():
+    # with eps inside the root the first Adam step changes by ~eps/(2 sqrt(s_hat)) relative,
+    # 5.8e-6 here (dense N(0,1) gradient): far above 1e-10, so step 1 already parts
+    rc, out = _oracle("torch.optim.Adam", "--lr", "1e-3", "--betas", "0.9,0.99", "--perturb", "eps-in-sqrt")
+    assert rc == 1, out
+    assert "PERTURBED: eps-in-sqrt" in out
+    assert "PART at step 1, leaf ['w']" in out
+
+
+def test_optax_name_and_a_step_scale_perturbation():
+    rc, out = _oracle("optax.sgd", "--learning_rate", "0.1", "--momentum", "0.9", "--steps", "5")
+    assert rc == 0 and "AGREE" in out, out
+    rc, out = _oracle("optax.sgd", "--learning_rate", "0.1", "--momentum", "0.9", "--steps", "5",
+                      "--perturb", "step-scale:1.000001")
+    assert rc == 1 and "PART at step 1" in out and "update relative error 1e-06" in out, out
+
+
+def test_parse_values_and_options():
+    name, kwargs, options = cli.parse_args(["torch.optim.SGD", "--lr", "0.1", "--nesterov", "--momentum", "0.9",
+                                            "--betas", "0.9,0.99", "--adjust-lr-fn", "match_rms_adamw",
+                                            "--eps", "none", "--steps", "7", "--rtol", "1e-8"])
+    assert name == "torch.optim.SGD"
+    assert kwargs == {"lr": 0.1, "nesterov": True, "momentum": 0.9, "betas": (0.9, 0.99),
+                      "adjust_lr_fn": "match_rms_adamw", "eps": None}
+    assert options["steps"] == 7 and options["rtol"] == 1e-8
+    assert cli.parse_value("5") == 5 and isinstance(cli.parse_value("5"), int)
+    assert cli.parse_value("3.4445,-4.775,2.0315") == (3.4445, -4.775, 2.0315)
+    assert cli.parse_shapes("w=5x4,b=4") == {"w": (5, 4), "b": (4,)}
+
+
+def test_unknown_names_and_perturbations_say_what_exists():
+    with pytest.raises(SystemExit, match="known namespaces"):
+        cli.main(["keras2.Adam"])
+    with pytest.raises(SystemExit, match="no refopt flavor"):
+        cli.main(["torch.optim.LBFGS"])
+    with pytest.raises(SystemExit, match="step-scale"):
+        cli.main(["torch.optim.Adamax", "--perturb", "eps-in-sqrt"])
