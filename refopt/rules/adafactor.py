@@ -1,0 +1,131 @@
+r"""Adafactor: a factored second moment, a relative step size and update clipping.
+
+For a matrix gradient :math:`G_t \in \mathbb{R}^{n\times m}` (Algorithm 4), with
+:math:`R_0 = 0 \in \mathbb{R}^n`, :math:`C_0 = 0 \in \mathbb{R}^m`:
+
+.. math::
+
+    \hat\beta_{2t} &= 1 - t^{-c}, \qquad \rho_t = \min(\eta, 1/\sqrt{t}), \qquad
+    \alpha_t = \max(\epsilon_2, \mathrm{RMS}(w_{t-1}))\, \rho_t \\
+    R_t &= \hat\beta_{2t} R_{t-1} + (1-\hat\beta_{2t})(G_t^2 + \epsilon_1 1_n 1_m^\top) 1_m \\
+    C_t &= \hat\beta_{2t} C_{t-1} + (1-\hat\beta_{2t}) 1_n^\top (G_t^2 + \epsilon_1 1_n 1_m^\top) \\
+    \hat V_t &= R_t C_t / (1_n^\top R_t) \\
+    U_t &= G_t / \sqrt{\hat V_t}, \qquad \hat U_t = U_t / \max(1, \mathrm{RMS}(U_t)/d) \\
+    w_t &= w_{t-1} - \alpha_t \hat U_t
+
+For a vector or scalar (Algorithm 5) the second moment is kept whole:
+:math:`\hat V_t = \hat\beta_{2t} \hat V_{t-1} + (1-\hat\beta_{2t})(G_t^2 + \epsilon_1)`.
+Arrays of rank > 2 are factored over their last two axes, one (R, C) pair per leading
+index (as torch and Keras do, and as the authors' tensor2tensor code does). Shazeer & Stern
+(2018), "Adafactor: Adaptive Learning Rates with Sublinear Memory Cost", ICML,
+Algorithms 4 and 5, Section 7 (relative step), Section 6 (clipping) and Section 7.2 (the
+increasing decay :math:`\hat\beta_{2t}`; :math:`\hat\beta_{21} = 0`, so no bias correction).
+
+:math:`R` and :math:`C` are row and column *sums* as in the paper; means (torch, Keras,
+optax) give the same :math:`\hat V` since :math:`r_i c_j / \bar r = R_i C_j / \sum R`. With
+``beta1 > 0`` the update :math:`\alpha_t \hat U_t` is smoothed by an EMA without bias
+correction before it is applied (the paper's optional first moment, as in optax and
+tensor2tensor); with ``beta1 = 0`` (default, the paper's choice) no buffer is kept.
+State arrays: per leaf ``v`` is the pair ``(R, C)`` (rank >= 2) or the array
+:math:`\hat V` (rank < 2), and ``m`` is an array or ``()``; all in the param's dtype.
+
+**Differences recorded.** The cheat sheet puts :math:`\epsilon` outside the root (the
+paper adds :math:`\epsilon_1` to :math:`G^2`), uses a constant :math:`\beta_2` (paper:
+:math:`1-t^{-0.8}`), omits the relative step, the clipping and the vector case, and calls
+the reconstruction :math:`R_t`, the paper's name for the row statistic.
+torch ``Adafactor``: :math:`\epsilon_1` (default machine epsilon) is used as clamps
+(:math:`\hat V = RC/\max(\bar R, \epsilon_1)`, :math:`U = G/\sqrt{\max(\hat V, \epsilon_1^2)}`)
+instead of being added; the two agree while the clamps do not bind.
+optax ``adafactor``: no relative step (``learning_rate`` is :math:`\rho_t`; a constant 1e-2
+equals :math:`\min(10^{-2}, t^{-1/2})` for :math:`t \le 10^4`), factors the two *largest*
+axes and only when both are >= ``min_dim_size_to_factor`` (128), and computes
+:math:`\hat\beta_{2t}` in float32 whatever the params' dtype.
+
+============  ================  =======
+symbol        argument          default
+============  ================  =======
+rho cap       ``lr``            1e-2 (caps rho_t = min(lr, 1/sqrt(t)))
+epsilon_1     ``eps1``          1e-30
+epsilon_2     ``eps2``          1e-3
+d             ``d``             1.0 (clipping threshold)
+c             ``decay_rate``    0.8 (beta2_t = 1 - t^-c)
+beta_1        ``beta1``         0 (no momentum)
+============  ================  =======
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from ..backend import array_namespace, zeros_like
+from ..core import NONNEGATIVE, POSITIVE, UNIT, RuleInfo, rule
+
+
+class AdafactorState(NamedTuple):
+    t: int
+    v: object  # per leaf: (R, C) for rank >= 2, the full V-hat for rank < 2
+    m: object  # per leaf: EMA of the applied update, or () without momentum
+
+
+def _rms(xp, x):
+    return xp.sqrt(xp.mean(x * x))
+
+
+def _init_leaf(w, momentum):
+    xp = array_namespace(w)
+    if w.ndim >= 2:  # zeros summed away along an axis: right shape, dtype and device
+        v = (xp.sum(zeros_like(w), axis=-1), xp.sum(zeros_like(w), axis=-2))
+    else:
+        v = zeros_like(w)
+    return v, (zeros_like(w) if momentum else ())
+
+
+def _second_moment(xp, g2, v, beta2_t):
+    """V-hat from the updated statistics, and the statistics to keep."""
+    if not isinstance(v, tuple):
+        v = beta2_t * v + (1 - beta2_t) * g2
+        return v, v
+    R, C = v
+    R = beta2_t * R + (1 - beta2_t) * xp.sum(g2, axis=-1)
+    C = beta2_t * C + (1 - beta2_t) * xp.sum(g2, axis=-2)
+    total = xp.expand_dims(xp.expand_dims(xp.sum(R, axis=-1), axis=-1), axis=-1)
+    V = xp.expand_dims(R, axis=-1) * xp.expand_dims(C, axis=-2) / total
+    return V, (R, C)
+
+
+def _update(w, g, v, m, *, t, lr, eps1, eps2, d, decay_rate, beta1):
+    xp = array_namespace(w)
+    beta2_t = 1 - t ** (-decay_rate)
+    rho_t = min(lr, 1 / math.sqrt(t))
+    alpha_t = xp.maximum(_rms(xp, w), xp.full_like(_rms(xp, w), eps2)) * rho_t
+    V, v = _second_moment(xp, g * g + eps1, v, beta2_t)
+    U = g / xp.sqrt(V)
+    U_hat = U / xp.maximum(xp.ones_like(_rms(xp, U)), _rms(xp, U) / d)
+    step = alpha_t * U_hat
+    if isinstance(m, tuple):  # no momentum buffer: beta1 = 0
+        return w - step, v, m
+    m = beta1 * m + (1 - beta1) * step
+    return w - m, v, m
+
+
+def adafactor(lr=1e-2, eps1=1e-30, eps2=1e-3, d=1.0, decay_rate=0.8, beta1=0.0):
+    """Adafactor (Shazeer & Stern 2018): factored second moment for arrays of rank >= 2,
+    relative step ``min(lr, 1/sqrt(t)) * max(eps2, RMS(w))``, clipping at RMS ``d``."""
+    # a momentum buffer only when it can be used: a schedule or a nonzero beta1
+    momentum = callable(beta1) or beta1 != 0.0
+    return rule("adafactor", AdafactorState, lambda w: _init_leaf(w, momentum), _update,
+                {"lr": (lr, NONNEGATIVE), "eps1": (eps1, NONNEGATIVE), "eps2": (eps2, NONNEGATIVE),
+                 "d": (d, POSITIVE), "decay_rate": (decay_rate, POSITIVE), "beta1": (beta1, UNIT)})
+
+
+INFO = RuleInfo(
+    name="adafactor", factory=adafactor, family="C. Adam family",
+    paper="Shazeer & Stern (2018)", year=2018, hook="Second moment, but low-rank (row x col)",
+    equations="R_t = \\hat\\beta_{2t} R_{t-1} + (1-\\hat\\beta_{2t})(G_t^2 + \\epsilon_1) 1_m\n"
+              "C_t = \\hat\\beta_{2t} C_{t-1} + (1-\\hat\\beta_{2t}) 1_n^\\top (G_t^2 + \\epsilon_1)\n"
+              "\\hat V_t = R_t C_t / (1_n^\\top R_t),\\quad U_t = G_t / \\sqrt{\\hat V_t}\n"
+              "w_t = w_{t-1} - \\max(\\epsilon_2, \\mathrm{RMS}(w_{t-1})) \\rho_t\\, "
+              "U_t / \\max(1, \\mathrm{RMS}(U_t)/d)",
+    buffers="n + m per matrix (rank >= 2), one array per vector",
+    checked_against={"torch.optim.Adafactor": 1e-12, "optax.adafactor": 1e-6},
+)
