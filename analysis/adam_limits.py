@@ -94,7 +94,8 @@ def adam_vs_rmsprop_momentum(quick: bool) -> Verdict:
         "max_single_step_adam_over_lr": float(adam.max() / lr),
         "max_single_step_rmsprop_momentum_over_lr": float(rms.max() / lr),
         "torch_sum_form_first_spike_over_lr": float(spike_displacements(torch_form, period)[0] / lr),
-        "dense_stream_max_rel_step_gap_late": float(np.max(np.abs(a_d[late] - r_d[late]) / np.abs(a_d[late]))),
+        "dense_stream_max_rel_step_gap_late":
+            float(np.max(np.abs(a_d[late] - r_d[late]) / np.abs(a_d[late]))),
         "rules_vs_lfilter_max_rel_err": float(rule_vs_filter),
     }
     differ = figures["dense_stream_max_rel_step_gap_late"] > 1e-3
@@ -144,7 +145,8 @@ def adam_first_step(quick: bool) -> Verdict:
     corrected = displacements(refopt.adam(lr=lr, beta1=beta1, beta2=beta2, eps=0.0), g)[:, 0] / lr
     adam_unc = uncorrected_adam_steps(g, lr, beta1, beta2, 0.0)[:, 0] / lr
     rms = displacements(refopt.rmsprop(lr=lr, beta2=beta2, eps=0.0), g)[:, 0] / lr
-    rms_mom = displacements(refopt.rmsprop(lr=lr * (1 - beta1), beta2=beta2, momentum=beta1, eps=0.0), g)[:, 0] / lr
+    ema_momentum = refopt.rmsprop(lr=lr * (1 - beta1), beta2=beta2, momentum=beta1, eps=0.0)
+    rms_mom = displacements(ema_momentum, g)[:, 0] / lr
     t = np.arange(1, T + 1)
     closed = (1 - beta1**t) / np.sqrt(1 - beta2**t)  # uncorrected / corrected, constant g
     figures = {
@@ -157,7 +159,8 @@ def adam_first_step(quick: bool) -> Verdict:
         "adam_uncorrected_max_ratio": float(np.max(adam_unc / corrected)),
         "adam_uncorrected_max_ratio_step": float(np.argmax(adam_unc / corrected) + 1),
         "closed_form_max_ratio": float(closed.max()),
-        "max_rel_err_uncorrected_vs_closed_form": float(np.max(np.abs(adam_unc / corrected - closed) / closed)),
+        "max_rel_err_uncorrected_vs_closed_form":
+            float(np.max(np.abs(adam_unc / corrected - closed) / closed)),
     }
     ok = (abs(rms[0] - 1 / np.sqrt(1 - beta2)) < 1e-9 and abs(corrected[0] - 1) < 1e-12
           and figures["max_rel_err_uncorrected_vs_closed_form"] < 1e-10)

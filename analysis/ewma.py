@@ -70,7 +70,8 @@ def ewma_bias(quick: bool) -> Verdict:
         x = rng.standard_normal((T, 3)) + 2.0
         m, s = adam_moments(x, beta, beta2=beta)  # the second moment: the same filter on x^2
         worst_lf = max(worst_lf,
-                       float(np.max(np.abs(m - lfilter([1 - beta], [1, -beta], x, axis=0))) / np.abs(m).max()),
+                       float(np.max(np.abs(m - lfilter([1 - beta], [1, -beta], x, axis=0)))
+                             / np.abs(m).max()),
                        float(np.max(np.abs(s - lfilter([1 - beta], [1, -beta], x * x, axis=0))) / s.max()))
         # the bias-corrected mean is the average with weights beta^k normalised by their sum
         # (pandas' ewm(adjust=True)), because the weights (1-beta) beta^k sum to 1 - beta^t
@@ -92,7 +93,8 @@ def ewma_bias(quick: bool) -> Verdict:
                    detail=(
         "Holds exactly (v_0 = 0, as the rules start). The weights read off refopt.adam's first "
         f"moment by unit impulses match (1-beta) beta^k to {worst_w:.1e} (relative) for beta "
-        f"0.5, 0.9, 0.99 over {T} steps; both moments (m on g, s on g^2) match scipy.signal.lfilter([1-beta], "
+        f"0.5, 0.9, 0.99 over {T} steps; both moments (m on g, s on g^2) match "
+        "scipy.signal.lfilter([1-beta], "
         f"[1, -beta]) to {worst_lf:.1e}; the notes' walk-through gives v_1 = {m2[0]:g}, "
         f"v_2 = {m2[1]:g}. The weights sum to 1 - beta^t (to {worst_sum:.1e}), not 1: that "
         "missing mass is the bias toward v_0 = 0 (at t = 1, beta = 0.999 only 0.001 of the "

@@ -59,7 +59,8 @@ def _rosenbrock():
         x, y = w
         return np.array([2 - 400 * (y - x * x) + 800 * x * x, 200.0])
 
-    return TestFunction("rosenbrock", f_xy, lambda w: float(f_xy(*w)), grad, hess_diag, (-1.2, 1.0), (-2.0, 2.0, -1.0, 3.0),
+    return TestFunction("rosenbrock", f_xy, lambda w: float(f_xy(*w)), grad, hess_diag, (-1.2, 1.0),
+                        (-2.0, 2.0, -1.0, 3.0),
                         (1.0, 1.0))
 
 

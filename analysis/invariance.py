@@ -186,7 +186,8 @@ def adam_not_curvature_aware(quick: bool) -> Verdict:
         "corr_step_vs_inverse_curvature_adam_equal_grads": c_adam,
         "slope_newton_equal_grads": s_newton,
         "slope_sgd_equal_grads": s_sgd,
-        "adam_step_spread_max_over_min_equal_grads": float(r["adam_equal_grad"].max() / r["adam_equal_grad"].min()),
+        "adam_step_spread_max_over_min_equal_grads":
+            float(r["adam_equal_grad"].max() / r["adam_equal_grad"].min()),
         "slope_adam_step_per_unit_grad_w0_1": s_unit,
         "slope_adam_late": s_late,
         "adam_late_step_over_lr_min": float(r["adam_late"].min() / 1e-2),
