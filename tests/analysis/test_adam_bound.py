@@ -42,6 +42,8 @@ def test_step_bound_claim_is_false_with_the_exact_supremum():
     # the spike after zeros at step T: (1-b1)/(1-b1^T) * sqrt((1-b2^T)/(1-b2))
     assert np.isclose(v.figures["spike_ratio_at_T"], 0.1 / (1 - 0.9**T) * np.sqrt((1 - 0.999**T) / 0.001),
                       rtol=1e-12)
+    # uncorrected, t = 2: (1-b1)/sqrt(1-b2) * sqrt(1 + b1^2/b2)
+    assert np.isclose(v.figures["uncorrected_ratio_t2"], np.sqrt(10) * np.sqrt(1 + 0.81 / 0.999), rtol=1e-13)
     first = int(v.figures["first_t_over_notes_bound"])
     assert sup_by_hand(first, 0.9, 0.999) > np.sqrt(10) > sup_by_hand(first - 1, 0.9, 0.999)
 
