@@ -142,24 +142,27 @@ def _rel(a: np.ndarray, b: np.ndarray) -> float:
        source_line=557)
 def momentum_forms(quick: bool) -> Verdict:
     rng = np.random.default_rng(1)
-    steps, beta, lr = (60, 0.9, 0.05) if quick else (200, 0.9, 0.05)
-    A, _ = random_quadratic(rng, 5, mu=0.1, L=1.0)
-    w0 = rng.standard_normal(5)
-    const = momentum_forms_run(lr, beta, A, w0, steps)
-    sched = momentum_forms_run(_step_decay(lr, steps // 2), beta, A, w0, steps)
+    steps, beta, lr = 60, 0.9, 0.05  # the drop at step 30 comes before the run has converged
+    gaps = {"ema_vs_sum_rel_gap_const_lr": 0.0, "ema_vs_sum_rel_gap_schedule": 0.0,
+            "inside_vs_outside_rel_gap_const_lr": 0.0, "inside_vs_outside_rel_gap_schedule": np.inf}
+    for _ in range(1 if quick else 20):  # the schedule gap is reported as the smallest seen
+        A, _ = random_quadratic(rng, 5, mu=0.1, L=1.0)
+        w0 = rng.standard_normal(5)
+        const = momentum_forms_run(lr, beta, A, w0, steps)
+        sched = momentum_forms_run(_step_decay(lr, steps // 2), beta, A, w0, steps)
+        for key, (a, b) in {"ema_vs_sum_rel_gap_const_lr": (const["ema"], const["sum"]),
+                            "ema_vs_sum_rel_gap_schedule": (sched["ema"], sched["sum"]),
+                            "inside_vs_outside_rel_gap_const_lr": (const["inside"], const["sum"])}.items():
+            gaps[key] = max(gaps[key], _rel(a, b))
+        gaps["inside_vs_outside_rel_gap_schedule"] = min(gaps["inside_vs_outside_rel_gap_schedule"],
+                                                         _rel(sched["inside"], sched["sum"]))
     g = rng.standard_normal(steps) + 1.0
     lr_seq = np.array([_step_decay(lr, steps // 2)(t) for t in range(1, steps + 1)])
     closed_out, closed_in = displacement_closed_form(lr_seq, beta, g)
     sim_out, sim_in = _stream_displacements(_step_decay(lr, steps // 2), beta, g)
     closed_err = max(abs(sim_out - closed_out) / abs(closed_out), abs(sim_in - closed_in) / abs(closed_in))
-    figures = {
-        "ema_vs_sum_rel_gap_const_lr": _rel(const["ema"], const["sum"]),
-        "ema_vs_sum_rel_gap_schedule": _rel(sched["ema"], sched["sum"]),
-        "inside_vs_outside_rel_gap_const_lr": _rel(const["inside"], const["sum"]),
-        "inside_vs_outside_rel_gap_schedule": _rel(sched["inside"], sched["sum"]),
-        "stream_displacement_inside_over_outside": closed_in / closed_out,
-        "rule_vs_lfilter_rel_err": closed_err,
-    }
+    figures = {**gaps, "stream_displacement_inside_over_outside": closed_in / closed_out,
+               "rule_vs_lfilter_rel_err": closed_err}
     exact = max(figures["ema_vs_sum_rel_gap_const_lr"], figures["ema_vs_sum_rel_gap_schedule"],
                 figures["inside_vs_outside_rel_gap_const_lr"]) < 1e-12 and closed_err < 1e-12
     differs = figures["inside_vs_outside_rel_gap_schedule"] > 1e-6
@@ -174,7 +177,8 @@ def momentum_forms(quick: bool) -> Verdict:
         "(torch, optax; the cheat sheet) only for a constant lr: "
         f"{figures['inside_vs_outside_rel_gap_const_lr']:.1e} "
         f"then, but {figures['inside_vs_outside_rel_gap_schedule']:.3f} (relative, max over the "
-        f"{steps}-step trajectory on a quadratic) when lr drops 10x halfway, because the "
+        f"{steps}-step trajectory on a quadratic, the least over the problems tried) when lr "
+        "drops 10x halfway, because the "
         "lr-outside form rescales the whole buffer at once while the velocity keeps the old lr "
         "for about 1/(1-beta) steps. On a fixed gradient stream the lr-inside form travels "
         f"{closed_in / closed_out:.3f}x as far; the rule matches scipy.signal.lfilter's closed "
