@@ -1,0 +1,267 @@
+"""Test vectors: every rule and flavor, step by step, as JSON files any implementation can
+replay. ``python -m refopt.vectors OUT_DIR`` writes them; ``load(path)`` reads one back.
+
+One file per optimizer setting: every registered rule (``refopt.RULES``) with its example
+and a few non-default settings (unit-interval hyperparameters at 0.5, eps at 1e-3, weight
+decay at 0.1, each flag flipped), and every flavor example (``refopt.flavors.EXAMPLES``).
+A file holds the format name and version, the optimizer (a rule name, or a framework name
+such as ``torch.optim.Adam``), the constructor arguments (``null`` for a rule built from
+other rules, such as ``partition``: its registered example is meant), a rule's
+hyperparameters, the initial params, the gradient sequence (``mixed_gradients``: dense,
+mostly-zero and spiking steps, seed 0), and the params and state after every step.
+
+Numbers are float64 written by ``repr``, so each decimal reads back as the same double, and
+everything is deterministic: the directory regenerates byte for byte. An array is
+``{"__ndarray__": shape, "dtype": ..., "data": [flat, row-major]}`` (NaN and infinities
+as the strings ``"nan"``, ``"inf"``, ``"-inf"``); a state is ``{"__state__": type name,
+"fields": {...}}``; tuples are lists. Hyperparameters are constants: schedules cannot be
+serialized, so a rule whose example uses one gets no vector for it.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import flavors
+from .core import UNIT, Optimizer
+from .oracle.streams import mixed_gradients
+from .registry import RULES
+
+FORMAT = "refopt-test-vector"
+VERSION = 1
+STEPS = 10
+SEED = 0
+SHAPES = {"w": (3, 2), "b": (3,)}
+MATRIX_SHAPES = {"w": (4, 3), "v": (2, 5)}
+
+__all__ = ["FORMAT", "VERSION", "settings", "generate", "write_all", "load", "build", "recheck"]
+
+
+# --- encoding -----------------------------------------------------------------------------
+
+def _number(x: float) -> float | str:
+    return x if math.isfinite(x) else ("nan" if math.isnan(x) else ("inf" if x > 0 else "-inf"))
+
+
+def encode(x: Any) -> Any:
+    """A JSON-ready copy of a params tree or a state (see the module docstring)."""
+    if hasattr(x, "_fields"):
+        return {"__state__": type(x).__name__, "fields": {f: encode(getattr(x, f)) for f in x._fields}}
+    if isinstance(x, dict):
+        return {str(k): encode(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [encode(v) for v in x]
+    if isinstance(x, (bool, int, str)) or x is None:
+        return x
+    if isinstance(x, float):
+        return _number(x)
+    a = np.asarray(x)
+    return {"__ndarray__": list(a.shape), "dtype": str(a.dtype),
+            "data": [_number(float(v)) for v in a.reshape(-1).tolist()]}
+
+
+def decode(x: Any) -> Any:
+    """Inverse of ``encode`` up to container types: arrays become NumPy arrays, a state a
+    dict with ``__state__`` and its fields decoded, tuples lists."""
+    if isinstance(x, dict) and "__ndarray__" in x:
+        data = [float(v) for v in x["data"]]
+        return np.array(data, dtype=x["dtype"]).reshape(x["__ndarray__"])
+    if isinstance(x, dict) and "__state__" in x:
+        return {"__state__": x["__state__"], **{k: decode(v) for k, v in x["fields"].items()}}
+    if isinstance(x, dict):
+        return {k: decode(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [decode(v) for v in x]
+    return x
+
+
+# --- what gets a vector -------------------------------------------------------------------
+
+def _arguments(opt: Optimizer, factory: Callable) -> dict | None:
+    """``opt``'s hyperparameters as arguments of ``factory``, if they rebuild it exactly."""
+    names = inspect.signature(factory).parameters
+    args = {k: v for k, v in opt.hyperparams.items() if k in names}
+    if any(callable(v) for v in args.values()):
+        return None
+    try:
+        same = dict(factory(**args).hyperparams) == dict(opt.hyperparams)
+    except (TypeError, ValueError):
+        return None
+    return args if same else None
+
+
+def _variants(info: Any, base: dict) -> list[tuple[str, dict]]:
+    """A few non-default settings: unit-interval hyperparameters at 0.5, every eps at 1e-3
+    (where an eps sits shows most when it is large), weight decay at 0.1, each flag flipped."""
+    bounds = info.factory(**base).bounds
+    halved = {k: 0.5 for k, v in base.items() if bounds.get(k) == UNIT and v != 0.5}
+    large_eps = {k: 1e-3 for k, v in base.items() if k.startswith("eps") and isinstance(v, float) and v != 1e-3}
+    decay = {k: 0.1 for k, v in base.items() if k == "weight_decay" and v != 0.1}
+    out = [(label, {**base, **change}) for label, change in
+           (("unit-half", halved), ("eps-1e-3", large_eps), ("decay-0.1", decay)) if change]
+    out += [(f"{k}-{not v}".lower(), {**base, k: not v}) for k, v in base.items() if isinstance(v, bool)][:3]
+    valid = []
+    for label, args in out:
+        try:
+            info.factory(**args)
+        except ValueError:
+            continue  # an invalid combination (e.g. nesterov without momentum)
+        valid.append((label, args))
+    return valid
+
+
+def settings() -> list[tuple[str, str, str, dict, Callable[[], Optimizer]]]:
+    """``(file stem, kind, optimizer, arguments, make)`` for every vector, in a fixed order."""
+    out = []
+    for name, info in RULES.items():
+        example = info.make_example()
+        if any(callable(v) for v in example.hyperparams.values()):
+            continue  # a schedule: no constant to write down
+        base = _arguments(example, info.factory)
+        if base is None:  # arguments that are not numbers (partition's rules): the example itself
+            out.append((f"rule-{name}-example", "rule", name, None, info.make_example))
+            continue
+        out.append((f"rule-{name}-example", "rule", name, base, lambda f=info.factory, a=base: f(**a)))
+        for label, args in _variants(info, base):
+            out.append((f"rule-{name}-{label}", "rule", name, args, lambda f=info.factory, a=args: f(**a)))
+    for qualname, factory in flavors.EXAMPLES.items():
+        args = dict(getattr(factory, "keywords", {}))
+        out.append((f"flavor-{qualname}", "flavor", qualname, args, factory))
+    return out
+
+
+def _shapes(kind: str, optimizer: str) -> dict:
+    if kind == "rule" and RULES[optimizer].matrix_only:
+        return MATRIX_SHAPES
+    if kind == "flavor":
+        module, attr = flavors.lookup(optimizer)
+        return getattr(module, "SHAPES", {}).get(attr, SHAPES)
+    return SHAPES
+
+
+def generate(stem: str, kind: str, optimizer: str, arguments: dict, make: Callable[[], Optimizer]) -> dict:
+    """One vector: ``STEPS`` steps of ``make()`` from seeded params and mixed gradients."""
+    rng = np.random.default_rng(SEED)
+    params = {k: rng.standard_normal(s) for k, s in _shapes(kind, optimizer).items()}
+    grads = mixed_gradients(params, STEPS, seed=SEED + 1)
+    opt = make()
+    state = opt.init(params)
+    steps, p = [], params
+    for g in grads:
+        p, state = opt.step(p, g, state)
+        steps.append({"params": encode(p), "state": encode(state)})
+    header = {"format": FORMAT, "version": VERSION, "name": stem, "kind": kind, "optimizer": optimizer,
+              "arguments": encode(arguments)}
+    if kind == "rule":  # the rule's own names and values (flavors hold schedules made from theirs)
+        header["hyperparams"] = encode(dict(opt.hyperparams))
+    return {**header, "dtype": "float64", "seed": SEED,
+            "params": encode(params), "grads": [encode(g) for g in grads], "steps": steps}
+
+
+def dumps(vector: dict) -> str:
+    """JSON with one line per top-level entry and per gradient / step: diffs stay readable."""
+    def one(x: Any) -> str:
+        return json.dumps(x, allow_nan=False, separators=(", ", ": "))
+
+    lines = []
+    for key, value in vector.items():
+        if key in ("grads", "steps"):
+            items = ",\n".join(f"  {one(v)}" for v in value)
+            lines.append(f" {one(key)}: [\n{items}\n ]")
+        else:
+            lines.append(f" {one(key)}: {one(value)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+def write_all(out_dir: str | Path) -> list[Path]:
+    """Write every vector into ``out_dir`` (created if needed); returns the paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for stem, kind, optimizer, arguments, make in settings():
+        path = out / f"{stem}.json"
+        path.write_text(dumps(generate(stem, kind, optimizer, arguments, make)), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+# --- reading and re-checking --------------------------------------------------------------
+
+def load(path: str | Path) -> dict:
+    """A vector with its arrays as NumPy arrays; refuses another format or a newer version."""
+    raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    if raw.get("format") != FORMAT or not isinstance(raw.get("version"), int) or raw["version"] > VERSION:
+        raise ValueError(f"{path}: not a {FORMAT} file of version <= {VERSION} "
+                         f"(format {raw.get('format')!r}, version {raw.get('version')!r})")
+    return {**raw, "arguments": decode(raw["arguments"]), "params": decode(raw["params"]),
+            "grads": [decode(g) for g in raw["grads"]],
+            "steps": [{"params": decode(s["params"]), "state": decode(s["state"])} for s in raw["steps"]]}
+
+
+def build(vector: dict) -> Optimizer:
+    """The optimizer a vector was made with, from its recorded arguments (``None``: the
+    rule's registered example, for a rule whose arguments are not numbers)."""
+    if vector["kind"] == "rule" and vector["arguments"] is None:
+        return RULES[vector["optimizer"]].make_example()
+    if vector["kind"] == "rule":
+        return RULES[vector["optimizer"]].factory(**vector["arguments"])
+    return flavors.flavor(vector["optimizer"])(**vector["arguments"])
+
+
+def _worst(ours: Any, stored: Any, path: str = "") -> float:
+    """Largest normwise relative difference between two decoded trees; raises on a
+    structural difference (another state type, a missing leaf, another step count)."""
+    if isinstance(stored, np.ndarray):
+        a = np.asarray(ours, dtype=np.float64)
+        if a.shape != stored.shape:
+            raise AssertionError(f"{path}: shape {a.shape} != {stored.shape}")
+        diff = np.abs(a - stored)
+        diff = np.where((a == stored) | (np.isnan(a) & np.isnan(stored)), 0.0, diff)
+        return float(np.max(diff, initial=0.0) / max(float(np.max(np.abs(stored), initial=0.0)), 1e-300))
+    if isinstance(stored, dict):
+        if not isinstance(ours, dict) or set(ours) != set(stored):
+            raise AssertionError(f"{path}: keys {sorted(ours) if isinstance(ours, dict) else ours!r} "
+                                 f"!= {sorted(stored)}")
+        return max((_worst(ours[k], v, f"{path}[{k!r}]") for k, v in stored.items()), default=0.0)
+    if isinstance(stored, list):
+        if not isinstance(ours, list) or len(ours) != len(stored):
+            raise AssertionError(f"{path}: {ours!r} is not a list of {len(stored)}")
+        return max((_worst(o, s, f"{path}[{i}]") for i, (o, s) in enumerate(zip(ours, stored))), default=0.0)
+    if ours != stored:
+        raise AssertionError(f"{path}: {ours!r} != {stored!r}")
+    return 0.0
+
+
+def recheck(vector: dict) -> float:
+    """Replay a loaded vector with the current code; the worst relative difference of params
+    and state over all steps (raises if the structure differs)."""
+    opt = build(vector)
+    p, state = vector["params"], opt.init(vector["params"])
+    worst = 0.0
+    for k, (g, stored) in enumerate(zip(vector["grads"], vector["steps"])):
+        p, state = opt.step(p, g, state)
+        ours = {"params": decode(encode(p)), "state": decode(encode(state))}
+        worst = max(worst, _worst(ours, stored, f"{vector['name']} step {k + 1}"))
+    return worst
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m refopt.vectors OUT_DIR", file=sys.stderr)
+        return 2
+    paths = write_all(args[0])
+    print(f"wrote {len(paths)} test vectors ({FORMAT} v{VERSION}, {STEPS} steps each) to {args[0]}")
+    return 0
+
+
+
+
+if __name__ == "__main__":
+    sys.exit(main())
