@@ -18,8 +18,9 @@ For a vector or scalar (Algorithm 5) the second moment is kept whole:
 Arrays of rank > 2 are factored over their last two axes, one (R, C) pair per leading
 index (as torch and Keras do, and as the authors' tensor2tensor code does). Shazeer & Stern
 (2018), "Adafactor: Adaptive Learning Rates with Sublinear Memory Cost", ICML,
-Algorithms 4 and 5, Section 7 (relative step), Section 6 (clipping) and Section 7.2 (the
-increasing decay :math:`\hat\beta_{2t}`; :math:`\hat\beta_{21} = 0`, so no bias correction).
+Algorithms 4 and 5 and Section 7 (relative step size), with the update clipping and the
+increasing decay :math:`\hat\beta_{2t}` of the preceding sections (:math:`\hat\beta_{21} = 0`,
+so the first step uses :math:`G_1^2` alone and no bias correction is needed).
 
 :math:`R` and :math:`C` are row and column *sums* as in the paper; means (torch, Keras,
 optax) give the same :math:`\hat V` since :math:`r_i c_j / \bar r = R_i C_j / \sum R`. With

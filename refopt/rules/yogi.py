@@ -19,14 +19,19 @@ multiplicatively when :math:`g_t^2 \ll s_{t-1}`, so the effective rate
 **Differences recorded.**
 
 * Bias correction: Algorithm 2 of the paper divides by :math:`\sqrt{s_t}` with no
-  :math:`1-\beta^t` corrections (as Algorithm 1, the paper's Adam, is written), and so does this
-  rule. optax ``yogi`` and pytorch_optimizer ``Yogi`` bias-correct both moments (Adam
-  style); the cheat sheet's hats follow them. That is a different update, not a knob: it
-  belongs in ``refopt.flavors``. With :math:`\beta_1 = \beta_2 = 0` the corrections are
-  exactly 1 and the frameworks reduce to this rule, which is how the tests compare them.
-* Initial state: the algorithm box sets :math:`s_0 = 0`; optax and pytorch_optimizer start
-  both moments at 1e-6 (``initial_accumulator_value`` / ``initial_accumulator``).
-  ``initial_accumulator`` sets :math:`s_0` here; :math:`m_0` stays 0 (their 1e-6 in :math:`m_0` decays as :math:`\beta_1^t \cdot 10^{-6}`).
+  :math:`1-\beta^t` corrections (as the paper's Algorithm 1, its Adam, is written), and so
+  does this rule. (The PDF could not be re-read in this session; formulas.md section 13
+  marks the point UNVERIFIED.) Every implementation read corrects: optax ``yogi`` and
+  pytorch_optimizer ``Yogi`` divide :math:`m_t` and :math:`s_t` by :math:`1-\beta^t`
+  (Adam style), TensorFlow Federated's ``build_yogi`` uses the Adam epsilon-hat form
+  :math:`\eta\sqrt{1-\beta_2^t}/(1-\beta_1^t) \cdot m_t/(\sqrt{s_t}+\epsilon)`; the cheat
+  sheet's hats follow the first. These are different updates, not knobs: they belong in
+  ``refopt.flavors``. With :math:`\beta_1 = \beta_2 = 0` the corrections are exactly 1 and
+  the frameworks reduce to this rule, which is how the tests compare them.
+* Initial state: the algorithm box sets :math:`s_0 = 0`; optax, pytorch_optimizer,
+  TF-Addons and TF Federated start at 1e-6 (optax and pytorch_optimizer both moments).
+  ``initial_accumulator`` sets :math:`s_0` here; :math:`m_0` stays 0 (a 1e-6 in :math:`m_0`
+  decays as :math:`\beta_1^t \cdot 10^{-6}`).
 * :math:`\epsilon = 10^{-3}` and :math:`\eta = 10^{-2}` are the values the frameworks use for
   Yogi (much larger than Adam's 1e-8, 1e-3); the cheat sheet gives neither.
 
