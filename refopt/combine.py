@@ -121,9 +121,9 @@ def _matrices_to_muon(path: str, w: Any) -> str:
 
 
 def _example() -> Optimizer:
-    from .rules.momentum import momentum
+    from .rules.adamw import adamw
     from .rules.muon import muon
-    return partition({"matrix": muon(lr=0.02), "other": momentum(lr=1e-2)}, _matrices_to_muon)
+    return partition({"matrix": muon(lr=0.02), "other": adamw(lr=1e-3)}, _matrices_to_muon)
 
 
 INFOS = (
@@ -132,5 +132,5 @@ INFOS = (
              hook="Each leaf to the rule its label names",
              equations="w^{(\\ell)}_t = \\mathrm{step}_{\\mathrm{label}(\\ell)}(w^{(\\ell)}_{t-1}, g^{(\\ell)}_t)",
              buffers="those of the inner rules", example=_example,
-             checked_against={"torch.optim.Muon+torch.optim.SGD": 1e-12}),
+             checked_against={"torch.optim.Muon+torch.optim.AdamW": 1e-12}),
 )

@@ -1,0 +1,154 @@
+"""partition: the same numbers as torch's Muon on the matrices and torch's AdamW on the rest,
+the same bits as running each rule on its own leaves, routing errors that name the leaf, and
+the MLP demonstration.
+"""
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import refopt
+from refopt import tree
+from refopt.combine import PartitionState
+from refopt.oracle.adapters import Adapter
+
+from .independent import Check, assert_agrees
+from .test_muon import _in_float64
+
+SHAPES = {"hidden": {"w": (6, 4), "b": (6,)}, "out": {"w": (3, 6), "b": (3,)}}
+FLAT_SHAPES = {"w1": (6, 4), "b1": (6,), "w2": (3, 6), "b2": (3,)}  # independent.py takes flat dicts
+LR_MUON, LR_ADAM, WD = 0.02, 0.01, 0.1
+
+
+def by_ndim(path, w):
+    return "matrix" if w.ndim == 2 else "other"
+
+
+def torch_muon_and_adamw() -> Adapter:
+    """torch.optim.Muon over the 2-D leaves and torch.optim.AdamW over the rest, routed here.
+    Muon's NS runs in float64 with eps = 0 (tests/rules/test_muon.py says how and why)."""
+    def init(params):
+        spec = tree.structure(params)
+        leaves = [torch.nn.Parameter(torch.tensor(np.array(w))) for _, w in tree.leaves_with_paths(params)]
+        matrices = [p for p in leaves if p.ndim == 2]
+        others = [p for p in leaves if p.ndim != 2]
+        return spec, leaves, (torch.optim.Muon(matrices, lr=LR_MUON, weight_decay=WD, eps=0.0),
+                              torch.optim.AdamW(others, lr=LR_ADAM, weight_decay=WD))
+
+    def step(params, grads, state):
+        spec, leaves, opts = state
+        for p, g in zip(leaves, tree.leaves_like(spec, grads, "grads")):
+            p.grad = torch.tensor(np.array(g))
+        for opt in opts:
+            opt.step()
+        return tree.unflatten(spec, [p.detach().numpy().copy() for p in leaves]), state
+
+    return _in_float64(Adapter("torch.optim.Muon+torch.optim.AdamW", init, step))
+
+
+def ours():
+    # refopt.adamw's decay is scaled by the schedule multiplier, not lr: torch's wd = ours / lr
+    return refopt.partition({"matrix": refopt.muon(lr=LR_MUON, weight_decay=WD, eps=0.0),
+                             "other": refopt.adamw(lr=LR_ADAM, weight_decay=LR_ADAM * WD)}, by_ndim)
+
+
+CHECKS = [
+    Check("partition", "torch.optim.Muon+torch.optim.AdamW", ours, torch_muon_and_adamw, rtol=1e-12,
+          shapes=FLAT_SHAPES, why="2-D to Muon (NS in float64, eps=0), the rest to AdamW"),
+]
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.id)
+def test_agrees_with_independent_implementation(check):
+    assert_agrees(check)
+
+
+def problem(seed=0, steps=4):
+    rng = np.random.default_rng(seed)
+    make = lambda: {k: {n: rng.standard_normal(s) for n, s in v.items()} for k, v in SHAPES.items()}  # noqa: E731
+    return make(), [make() for _ in range(steps)]
+
+
+def test_each_rule_sees_only_its_own_leaves_keyed_by_path():
+    params, grads = problem()
+    muon, adamw = refopt.muon(), refopt.adamw()
+    opt = refopt.partition({"matrix": muon, "other": adamw}, by_ndim)
+    state = opt.init(params)
+    assert type(state) is PartitionState and state.t == 0
+    assert list(state.inner["matrix"].m) == ["['hidden']['w']", "['out']['w']"]
+    assert list(state.inner["other"].m) == ["['hidden']['b']", "['out']['b']"]
+    # the same bits as running each rule alone over its leaves
+    p, s = params, state
+    mats = {"h": params["hidden"]["w"], "o": params["out"]["w"]}
+    vecs = {"h": params["hidden"]["b"], "o": params["out"]["b"]}
+    sm, sv = muon.init(mats), adamw.init(vecs)
+    for g in grads:
+        p, s = opt.step(p, g, s)
+        mats, sm = muon.step(mats, {"h": g["hidden"]["w"], "o": g["out"]["w"]}, sm)
+        vecs, sv = adamw.step(vecs, {"h": g["hidden"]["b"], "o": g["out"]["b"]}, sv)
+    for key, name in (("h", "hidden"), ("o", "out")):
+        np.testing.assert_array_equal(p[name]["w"], mats[key])
+        np.testing.assert_array_equal(p[name]["b"], vecs[key])
+    assert s.t == len(grads) and s.inner["matrix"].t == len(grads)
+
+
+def test_a_non_matrix_sent_to_muon_names_the_leaf():
+    params, _ = problem()
+    opt = refopt.partition({"all": refopt.muon()}, lambda path, w: "all")
+    with pytest.raises(ValueError, match=r"\['hidden'\]\['b'\].*refopt.partition"):
+        opt.init(params)
+
+
+def test_an_unknown_label_names_the_leaf_and_the_labels():
+    params, _ = problem()
+    opt = refopt.partition({"matrix": refopt.muon(), "other": refopt.adamw()},
+                           lambda path, w: "matrix" if w.ndim == 2 else "vector")
+    with pytest.raises(ValueError, match=r"'vector' for leaf \['hidden'\]\['b'\].*\['matrix', 'other'\]"):
+        opt.init(params)
+
+
+def test_a_foreign_state_is_rejected():
+    params, grads = problem()
+    opt = refopt.partition({"matrix": refopt.muon(), "other": refopt.adamw()}, by_ndim)
+    with pytest.raises(TypeError, match="PartitionState"):
+        opt.step(params, grads[0], refopt.adamw().init(params))
+
+
+@pytest.mark.parametrize("rules, match", [({}, "empty"), ({1: refopt.sgd()}, "strings"),
+                                          ({"a": "sgd"}, "not an optimizer")])
+def test_bad_rule_tables_are_rejected(rules, match):
+    with pytest.raises(ValueError, match=match):
+        refopt.partition(rules, by_ndim)
+
+
+def _demo():
+    path = Path(__file__).resolve().parents[2] / "scripts" / "demo_partition_mlp.py"
+    spec = importlib.util.spec_from_file_location("demo_partition_mlp", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_demo_gradients_match_finite_differences():
+    """The demo's hand-written backward pass, checked by central differences (error ~h^2)."""
+    demo = _demo()
+    x, y = demo.make_data(n=32)
+    params = demo.init_params(hidden=5)
+    _, grads = demo.loss_and_grads(params, x, y)
+    h = 1e-6
+    for (path, w), (_, g) in zip(tree.leaves_with_paths(params), tree.leaves_with_paths(grads)):
+        for i in range(min(w.size, 4)):
+            w.flat[i] += h
+            up, _ = demo.loss_and_grads(params, x, y)
+            w.flat[i] -= 2 * h
+            down, _ = demo.loss_and_grads(params, x, y)
+            w.flat[i] += h
+            assert abs((up - down) / (2 * h) - g.flat[i]) < 1e-8, path
+
+
+def test_demo_loss_decreases():
+    losses = _demo().train(steps=40, verbose=False)
+    assert losses[-1] < 0.5 * losses[0]
+    assert np.mean(losses[-5:]) < np.mean(losses[:5])
