@@ -103,7 +103,9 @@ def adadelta_units(quick: bool) -> Verdict:
     drifts = figures["growth_of_|w|_curvature_10_from_T/3_to_T"] > 1.3
     verdict = "false" if units_fail and lr_matches_prediction and drifts else "conditional"
     return Verdict(verdict, figures, key="lr_eff_curvature_10", detail=(
-        "Neither holds as stated. Units: rescale the problem by c (w' = c w, f_c(w') = f(w'/c)) "
+        "Neither holds as stated: the first step is sqrt(eps/(1-rho)) whatever the units of w, "
+        f"and the late effective lr is min(1, 2/curvature) ({figures['lr_eff_curvature_10']:.4f} at "
+        "curvature 10), not 1. Units: rescale the problem by c (w' = c w, f_c(w') = f(w'/c)) "
         "and a unit-correct update moves c times as far (slope 1 in log-log). AdaDelta's first "
         f"step has slope {figures['first_step_slope_adadelta_vs_scale']:.2f}, SGD's "
         f"{figures['first_step_slope_sgd_vs_scale']:.2f}: because u_0 = 0, the numerator "

@@ -91,7 +91,8 @@ def ewma_bias(quick: bool) -> Verdict:
           and abs(m2[0] - 3) < 1e-14 and abs(m2[1] - 4.4) < 1e-14)
     return Verdict("holds" if ok else "false", figures, key="max_rel_err_weights_vs_closed_form",
                    detail=(
-        "Holds exactly (v_0 = 0, as the rules start). The weights read off refopt.adam's first "
+        f"Holds exactly (v_0 = 0, as the rules start): the weights are (1-beta) beta^k to {worst_w:.0e} "
+        "and sum to 1 - beta^t, the bias that dividing by 1 - beta^t removes. The weights read off refopt.adam's first "
         f"moment by unit impulses match (1-beta) beta^k to {worst_w:.1e} (relative) for beta "
         f"0.5, 0.9, 0.99 over {T} steps; both moments (m on g, s on g^2) match "
         "scipy.signal.lfilter([1-beta], "
@@ -161,7 +162,9 @@ def ewma_window(quick: bool) -> Verdict:
     ok = worst_exact < 1e-9 and worst_sma < 0.1  # Monte-Carlo: var estimate from 4000 samples ~ 2%
     return Verdict("conditional" if ok else "false", figures,
                    key="mass_in_last_window_beta0.9", detail=(
-        "True as a time constant, not as a window. Read off refopt.adam's first moment (to "
+        "True as a time constant, not as a window: the last 1/(1-beta) steps hold "
+        f"{figures['mass_in_last_window_beta0.9']:.3f} of the weight at beta = 0.9 (-> 1 - 1/e), and the "
+        "uniform window with the same lag or noise is (1+beta)/(1-beta) ~ 2/(1-beta). Read off refopt.adam's first moment (to "
         f"{worst_exact:.1e} from the closed forms): the last 1/(1-beta) steps carry "
         f"{figures['mass_in_last_window_beta0.9']:.3f} of the weight at beta = 0.9 and "
         f"{figures['mass_in_last_window_beta0.5']:.2f} at beta = 0.5 (1 - beta^(1/(1-beta)) -> "

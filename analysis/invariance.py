@@ -118,7 +118,9 @@ def adam_layer_scale(quick: bool) -> Verdict:
     sgd_far = abs(np.log10(figures["sgd_step_ratio_late_over_early_noisy"]) - 6) < 1e-6
     verdict = "holds" if same and sgd_far else "false"
     return Verdict(verdict, figures, key="adam_step_ratio_late_over_early_noisy", detail=(
-        "Holds. With gradients of 1e-3 and 1e3 (a million-fold apart) and the same shape, Adam's "
+        f"Holds: gradients a million-fold apart change Adam's step by "
+        f"{abs(figures['adam_step_ratio_late_over_early_noisy'] - 1):.0e} and SGD's "
+        f"{figures['sgd_step_ratio_late_over_early_noisy']:.0e}-fold. With gradients of 1e-3 and 1e3 (a million-fold apart) and the same shape, Adam's "
         "mean step is the same in both layers to "
         f"{abs(figures['adam_step_ratio_late_over_early_noisy'] - 1):.1e} (the rest is eps = 1e-8 "
         "against 1e-3), SGD's differs by "
@@ -196,7 +198,8 @@ def adam_not_curvature_aware(quick: bool) -> Verdict:
     blind = abs(s_adam) < 0.01 and abs(s_newton - 1) < 1e-12
     return Verdict("holds" if blind else "false", figures,
                    key="slope_step_vs_inverse_curvature_adam_equal_grads", detail=(
-        "Holds. On f = sum a_i w_i^2/2 with curvatures 1e-3..1e3, started where every gradient "
+        f"Holds: with equal gradients Adam's step has slope {s_adam:.0e} against 1/curvature in "
+        "log-log, Newton's 1. On f = sum a_i w_i^2/2 with curvatures 1e-3..1e3, started where every gradient "
         "is 1 (w_0 = 1/a), Newton's step g/a has slope 1 against 1/a in log-log; Adam's has "
         f"slope {s_adam:.1e} (its 13 steps agree to a factor "
         f"{figures['adam_step_spread_max_over_min_equal_grads']:.6f}), like SGD's ({s_sgd:.1e}): "
