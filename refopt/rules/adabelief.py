@@ -20,7 +20,8 @@ The residual uses the updated, un-corrected :math:`m_t`.
 and again outside the root. Here the first is ``eps_root`` (optax's name, which optax adds
 to the stored :math:`s_t` exactly here) and the second ``eps``; the paper writes the same
 :math:`\epsilon` for both, and both default to 1e-16 (optax, pytorch_optimizer; reported
-for the authors' package too, unverified in formulas.md section 14). Set both when changing :math:`\epsilon` to stay on the paper's rule.
+for the authors' package too, unverified in formulas.md section 14). Set both when
+changing :math:`\epsilon` to stay on the paper's rule.
 The cheat sheet omits the :math:`+\epsilon` inside :math:`s_t`, which matters exactly in
 AdaBelief's regime, where :math:`(g-m)^2` is tiny. pytorch_optimizer's ``AdaBelief`` adds
 another 1e-15 under the root and divides its ``eps`` by :math:`\sqrt{1-\beta_2^t}`, a

@@ -79,7 +79,8 @@ INFO = RuleInfo(
     equations="m_t = \\beta_1 m_{t-1} + (1-\\beta_1) g_t\n"
               "s_t = \\beta_2 s_{t-1} + (1-\\beta_2) g_t^2\n"
               "\\bar m_t = \\frac{\\beta_1 m_t}{1-\\beta_1^{t+1}} + \\frac{(1-\\beta_1) g_t}{1-\\beta_1^t}\n"
-              "w_t = w_{t-1} - \\eta \\frac{\\bar m_t}{\\sqrt{s_t/(1-\\beta_2^t) + \\epsilon_{root}} + \\epsilon}",
+              "w_t = w_{t-1} - \\eta \\frac{\\bar m_t}"
+              "{\\sqrt{s_t/(1-\\beta_2^t) + \\epsilon_{root}} + \\epsilon}",
     buffers=2,
     checked_against={"torch.optim.NAdam": 1e-12, "optax.nadam": 1e-12},
 )

@@ -98,7 +98,8 @@ INFO = RuleInfo(
     paper="Liu et al. (2020)", year=2020, hook="Adam with early-step correction",
     equations="\\rho_t = \\rho_\\infty - \\frac{2 t \\beta_2^t}{1-\\beta_2^t}, "
               "\\rho_\\infty = \\frac{2}{1-\\beta_2} - 1\n"
-              "r_t = \\sqrt{\\frac{(\\rho_t-4)(\\rho_t-2)\\rho_\\infty}{(\\rho_\\infty-4)(\\rho_\\infty-2)\\rho_t}}\n"
+              "r_t = \\sqrt{\\frac{(\\rho_t-4)(\\rho_t-2)\\rho_\\infty}"
+              "{(\\rho_\\infty-4)(\\rho_\\infty-2)\\rho_t}}\n"
               "w_t = w_{t-1} - \\eta\\, r_t \\frac{\\hat m_t}{\\sqrt{\\hat s_t}} \\text{ if } \\rho_t > 4,"
               " \\text{ else } w_t = w_{t-1} - \\eta\\, \\hat m_t",
     buffers=2,
