@@ -109,7 +109,8 @@ def partition(rules_by_label: Mapping[str, Optimizer], label_fn: Callable[[str, 
             kw = {k: {p: by_path[p] for p in mine} for k, by_path in extra_of.items()}
             new, inner[label] = opt.step(mine, {p: grads_of[p] for p in mine}, state.inner[label], **kw)
             new_leaf.update(new)
-        return tree.unflatten(spec, [new_leaf[path] for path, _ in leaves]), PartitionState(state.t + 1, inner)
+        new_params = tree.unflatten(spec, [new_leaf[path] for path, _ in leaves])
+        return new_params, PartitionState(state.t + 1, inner)
 
     hyper = {f"{label}.{k}": v for label, opt in rules.items() for k, v in opt.hyperparams.items()}
     bounds = {f"{label}.{k}": v for label, opt in rules.items() for k, v in opt.bounds.items()}
@@ -130,7 +131,8 @@ INFOS = (
     RuleInfo(name="partition", factory=partition, family="Combinators",
              paper="Jordan et al. (2024) (MuonWithAuxAdam); optax multi_transform", year=None,
              hook="Each leaf to the rule its label names",
-             equations="w^{(\\ell)}_t = \\mathrm{step}_{\\mathrm{label}(\\ell)}(w^{(\\ell)}_{t-1}, g^{(\\ell)}_t)",
+             equations="w^{(\\ell)}_t = \\mathrm{step}_{\\mathrm{label}(\\ell)}"
+                       "(w^{(\\ell)}_{t-1}, g^{(\\ell)}_t)",
              buffers="those of the inner rules", example=_example,
              checked_against={"torch.optim.Muon+torch.optim.AdamW": 1e-12}),
 )

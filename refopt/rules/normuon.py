@@ -5,7 +5,7 @@ r"""NorMuon: Muon followed by a per-row (per-neuron) second-moment normalisation
     M_t &= \beta_1 M_{t-1} + (1-\beta_1) G_t \\
     O_t &= \mathrm{NS}_5(M_t) \\
     r_t &= \beta_2 r_{t-1} + (1-\beta_2)\,\mathrm{mean}_\text{cols}(O_t \odot O_t) \\
-    \bar O_t &= O_t \,/\, (\sqrt{r_t} + \epsilon) \quad (\text{row } i \text{ divided by } \sqrt{r_{t,i}} + \epsilon) \\
+    \bar O_t &= O_t \,/\, (\sqrt{r_t} + \epsilon) \quad (\text{row-wise}) \\
     \hat\eta_t &= 0.2\,\eta\,\sqrt{mn} \,/\, (\lVert \bar O_t \rVert_F + \epsilon) \\
     W_t &= W_{t-1} - \eta\lambda W_{t-1} - \hat\eta_t\, \bar O_t
 

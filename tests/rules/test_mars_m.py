@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 import refopt
+from refopt.oracle.adapters import torch_optimizer
 
 from .independent import Check, assert_agrees
-from .test_muon import SHAPES, kozistr, ns_closed_form
+from .test_muon import SHAPES, _in_float64, ns_closed_form
 
 
 def _kz_mars(**kw):
@@ -21,9 +22,6 @@ def _kz_mars(**kw):
     def build(params, **k):
         return MARS(params, **k)
     build.__module__, build.__name__ = "pytorch_optimizer", "MARS"
-    from refopt.oracle.adapters import torch_optimizer
-
-    from .test_muon import _in_float64
     return _in_float64(torch_optimizer(build, **kw))
 
 
@@ -32,11 +30,13 @@ LR, WD, B1, GAMMA = 0.01, 0.1, 0.95, 0.025
 CHECKS = [
     Check("mars_m", "pytorch_optimizer.MARS",
           lambda: refopt.mars_m(lr=LR, beta1=B1, gamma=GAMMA, weight_decay=WD, eps=0.0, adjust_lr="original"),
-          lambda: _kz_mars(lr=LR, betas=(B1, 0.99), gamma=GAMMA, mars_type="shampoo", weight_decay=WD, eps=0.0),
+          lambda: _kz_mars(lr=LR, betas=(B1, 0.99), gamma=GAMMA, mars_type="shampoo", weight_decay=WD,
+                           eps=0.0),
           rtol=1e-12, shapes=SHAPES, why="mars_type=shampoo is adjust_lr=original, NS in float64"),
     Check("mars_m", "pytorch_optimizer.MARS",
           lambda: refopt.mars_m(lr=LR, beta1=0.9, gamma=0.5, eps=0.0, weight_decay=0.0, adjust_lr="original"),
-          lambda: _kz_mars(lr=LR, betas=(0.9, 0.99), gamma=0.5, mars_type="shampoo", weight_decay=0.0, eps=0.0),
+          lambda: _kz_mars(lr=LR, betas=(0.9, 0.99), gamma=0.5, mars_type="shampoo", weight_decay=0.0,
+                           eps=0.0),
           rtol=1e-12, shapes=SHAPES, why="gamma=0.5 (large correction), NS in float64"),
 ]
 

@@ -28,7 +28,8 @@ CHECKS = [
           lambda: _kz_normuon(lr=LR, weight_decay=WD, nesterov=False, update_scale="match_rms", eps=1e-10),
           rtol=1e-12, shapes=SHAPES, why="paper: match_rms, no Nesterov, NS in float64"),
     Check("normuon", "pytorch_optimizer.NorMuon",
-          lambda: refopt.normuon(lr=LR, weight_decay=WD, ns_eps=0.0, nesterov=True, update_scale="preserve_norm"),
+          lambda: refopt.normuon(lr=LR, weight_decay=WD, ns_eps=0.0, nesterov=True,
+                                 update_scale="preserve_norm"),
           lambda: _kz_normuon(lr=LR, weight_decay=WD, nesterov=True, update_scale="preserve_norm", eps=1e-10),
           rtol=1e-12, shapes=SHAPES, why="official code: preserve_norm, Nesterov, NS in float64"),
 ]

@@ -67,7 +67,9 @@ def test_agrees_with_independent_implementation(check):
 
 def problem(seed=0, steps=4):
     rng = np.random.default_rng(seed)
-    make = lambda: {k: {n: rng.standard_normal(s) for n, s in v.items()} for k, v in SHAPES.items()}  # noqa: E731
+
+    def make():
+        return {k: {n: rng.standard_normal(s) for n, s in v.items()} for k, v in SHAPES.items()}
     return make(), [make() for _ in range(steps)]
 
 
