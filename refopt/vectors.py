@@ -101,7 +101,8 @@ def _variants(info: Any, base: dict) -> list[tuple[str, dict]]:
     (where an eps sits shows most when it is large), weight decay at 0.1, each flag flipped."""
     bounds = info.factory(**base).bounds
     halved = {k: 0.5 for k, v in base.items() if bounds.get(k) == UNIT and v != 0.5}
-    large_eps = {k: 1e-3 for k, v in base.items() if k.startswith("eps") and isinstance(v, float) and v != 1e-3}
+    large_eps = {k: 1e-3 for k, v in base.items()
+                 if k.startswith("eps") and isinstance(v, float) and v != 1e-3}
     decay = {k: 0.1 for k, v in base.items() if k == "weight_decay" and v != 0.1}
     out = [(label, {**base, **change}) for label, change in
            (("unit-half", halved), ("eps-1e-3", large_eps), ("decay-0.1", decay)) if change]

@@ -191,7 +191,8 @@ def amsgrad(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=No
     """``optax.amsgrad``: ``_amsgrad_update``, the max of the bias-corrected second moment.
     With both corrections off it is ``refopt.amsgrad`` (Reddi et al.)."""
     _default_only(mu_dtype=(mu_dtype, None))
-    for name, value in (("bias_correction_mu", bias_correction_mu), ("bias_correction_nu", bias_correction_nu)):
+    for name, value in (("bias_correction_mu", bias_correction_mu),
+                        ("bias_correction_nu", bias_correction_nu)):
         if not isinstance(value, bool):
             raise ValueError(f"{name} must be True or False, got {value!r}")
     return rule("optax.amsgrad", AmsgradState, lambda w: (zeros_like(w),) * 3, _amsgrad_update,
@@ -277,7 +278,8 @@ def _adafactor_update(w, g, row, col, v, m, *, t, lr, decay_rate, decay_offset, 
 
     .. math::
 
-        \hat\beta = 1 - t^{-c},\quad R_t = \hat\beta R_{t-1} + (1-\hat\beta)\,\mathrm{mean}_{a_0}(g^2+\epsilon),
+        \hat\beta = 1 - t^{-c},\quad
+        R_t = \hat\beta R_{t-1} + (1-\hat\beta)\,\mathrm{mean}_{a_0}(g^2+\epsilon),
         \quad C_t = \hat\beta C_{t-1} + (1-\hat\beta)\,\mathrm{mean}_{a_1}(g^2+\epsilon) \\
         u = g\,(R_t/\bar R_t)^{-1/2} C_t^{-1/2}\ (\text{or } g\,V_t^{-1/2}),\quad
         u \leftarrow \eta\,u/\max(1, \mathrm{RMS}(u)/d)\cdot\max(\mathrm{RMS}(w), 10^{-3}) \\
@@ -311,7 +313,8 @@ def _adafactor_update(w, g, row, col, v, m, *, t, lr, decay_rate, decay_offset, 
 
 
 def adafactor(learning_rate=None, min_dim_size_to_factor=128, decay_rate=0.8, decay_offset=0,
-              multiply_by_parameter_scale=True, clipping_threshold=1.0, momentum=None, dtype_momentum="float32",
+              multiply_by_parameter_scale=True, clipping_threshold=1.0, momentum=None,
+              dtype_momentum="float32",
               weight_decay_rate=None, eps=1e-30, factored=True, weight_decay_mask=None):
     """``optax.adafactor``: its own rule (``_adafactor_update``); see the module docstring.
     The momentum buffer is kept in the params' dtype (optax: ``dtype_momentum``, float32)."""
@@ -478,7 +481,7 @@ def _example(attr, **kwargs):
 EXAMPLES = {
     "optax.sgd": _example("sgd", learning_rate=0.05, momentum=0.9, nesterov=True),
     "optax.adagrad": _example("adagrad", learning_rate=0.05),
-    "optax.rmsprop": _example("rmsprop", learning_rate=0.01, centered=True, momentum=0.9, bias_correction=True),
+    "optax.rmsprop": _example("rmsprop", learning_rate=0.01, momentum=0.9, bias_correction=True),
     "optax.adadelta": _example("adadelta", learning_rate=1.0, weight_decay=0.01),
     "optax.adam": _example("adam", learning_rate=1e-2, eps_root=1e-8),
     "optax.adamw": _example("adamw", learning_rate=1e-2),

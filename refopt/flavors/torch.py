@@ -67,7 +67,8 @@ def _finish(opt: Optimizer, lr: float, weight_decay: float, maximize: bool,
             decoupled_decay: bool = False) -> Optimizer:
     number("weight_decay", weight_decay, NONNEGATIVE)
     if weight_decay:
-        opt = decoupled(opt, lr, weight_decay) if decoupled_decay else refopt.coupled_weight_decay(opt, weight_decay)
+        opt = (decoupled(opt, lr, weight_decay) if decoupled_decay
+               else refopt.coupled_weight_decay(opt, weight_decay))
     return negated(opt) if flag("maximize", maximize) else opt
 
 
@@ -355,7 +356,8 @@ def Muon(lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True, ns_coefficient
                 {"lr": (lr, NONNEGATIVE), "weight_decay": (weight_decay, NONNEGATIVE),
                  "momentum": (momentum, UNIT), "nesterov": (flag("nesterov", nesterov), None),
                  "ns_coefficients": (ns_settings(ns_steps, ns_coefficients), None),
-                 "eps": (eps, NONNEGATIVE), "ns_steps": (ns_steps, None), "adjust_lr_fn": (adjust_lr_fn, None)},
+                 "eps": (eps, NONNEGATIVE), "ns_steps": (ns_steps, None),
+                 "adjust_lr_fn": (adjust_lr_fn, None)},
                 check=matrix_check("torch.Muon"))
 
 

@@ -61,7 +61,8 @@ def _run(name, kwargs, shapes, seed=0, steps=STEPS, rtol=RTOL):
     rng = np.random.default_rng(seed)
     params = {k: rng.standard_normal(s) for k, s in shapes.items()}
     grads = mixed_gradients(params, steps, seed=seed + 1)
-    return compare(getattr(flavor, name)(**kwargs), flavor.framework(name, **kwargs), params, grads, rtol=rtol)
+    ours, theirs = getattr(flavor, name)(**kwargs), flavor.framework(name, **kwargs)
+    return compare(ours, theirs, params, grads, rtol=rtol)
 
 
 @pytest.mark.parametrize("name,kwargs", CASES, ids=[f"{n}-{sorted(k)}" for n, k in CASES])

@@ -45,7 +45,8 @@ def test_optax_name_and_a_step_scale_perturbation():
 
 
 def test_parse_values_and_options():
-    name, kwargs, options = cli.parse_args(["torch.optim.SGD", "--lr", "0.1", "--nesterov", "--momentum", "0.9",
+    name, kwargs, options = cli.parse_args(["torch.optim.SGD", "--lr", "0.1", "--nesterov",
+                                            "--momentum", "0.9",
                                             "--betas", "0.9,0.99", "--adjust-lr-fn", "match_rms_adamw",
                                             "--eps", "none", "--steps", "7", "--rtol", "1e-8"])
     assert name == "torch.optim.SGD"
