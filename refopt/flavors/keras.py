@@ -1,0 +1,307 @@
+r"""Keras 3's optimizers as refopt optimizers: Keras's names, defaults and conventions.
+
+``refopt.flavors.keras.Adam(learning_rate=1e-3, beta_1=0.9, ...)`` gives the numbers of
+``keras.optimizers.Adam`` with the same arguments (checked to 1e-10 relative in float64
+against keras 3.15.1 on the JAX backend by ``tests/flavors/test_keras.py``). Read from
+``keras/src/optimizers/{base_optimizer,sgd,rmsprop,adagrad,adadelta,adam,adamw,adamax,nadam,
+lion,adafactor}.py`` of keras 3.15.1. Each constructor is the canonical rule with Keras's
+knobs set, or a rule of its own below where Keras's algorithm is not the paper's:
+
+* ``Adam`` and ``AdamW``: Kingma & Ba's "epsilon-hat" form (Section 2, the paragraph after
+  Algorithm 1): :math:`\alpha_t = \eta\sqrt{1-\beta_2^t}/(1-\beta_1^t)`,
+  :math:`w_t = w_{t-1} - \alpha_t m_t/(\sqrt{s_t} + \hat\epsilon)`. That is the canonical
+  Adam with eps :math:`\hat\epsilon/\sqrt{1-\beta_2^t}` outside :math:`\sqrt{\hat s_t}`
+  (exact in real arithmetic), so eps weighs :math:`1/\sqrt{1-\beta_2^t}` times more early
+  on (~31.6x at t = 1 with beta_2 = 0.999). ``amsgrad=True`` keeps the max of the *raw*
+  :math:`s_t` (as torch), i.e. ``refopt.amsgrad`` with lr :math:`\alpha_t`.
+* ``Adamax``: ``_adamax_update``: eps is added *after* the max,
+  :math:`m_t/((1-\beta_1^t)(u_t + \epsilon))` with :math:`u_t = \max(\beta_2 u_{t-1}, |g_t|)`
+  (``refopt.adamax``, torch and optax put it inside the max, :math:`\max(\beta_2 u, |g| + \epsilon)`).
+* ``Nadam``: torch's NAdam momentum schedule with Keras's decay per step,
+  :math:`\mu_t = \beta_1(1 - \tfrac12 0.96^{t})` (torch: :math:`0.96^{0.004 t}`), i.e.
+  ``refopt.flavors.torch._nadam_update`` with ``momentum_decay = 1``.
+* ``SGD`` and ``RMSprop(momentum>0)``: Keras keeps the velocity with the lr inside,
+  :math:`v_t = \mu v_{t-1} - \eta g_t,\ w_t = w_{t-1} + v_t` (Nesterov:
+  :math:`w_{t-1} + \mu v_t - \eta g_t`), which is ``refopt.momentum`` /
+  ``refopt.nesterov_reformulated`` with :math:`v_t = -\eta b_t` for a constant lr. The flavors
+  take a constant ``learning_rate`` only (Keras's schedules are functions of the 0-based
+  iteration and would make the lr-inside form differ), so this is exact.
+* ``Adafactor``: ``refopt.adafactor`` itself (eps1 added to :math:`G^2`, row and column
+  means of the last two axes, :math:`\hat\beta_{2t} = 1 - t^{c}` with ``beta_2_decay`` c,
+  :math:`\rho_t = \min(\eta, 1/\sqrt t)`, clipping at ``clip_threshold``). In Keras 3.15.1
+  ``relative_step`` changes nothing: ``update_step`` applies :math:`\min(\eta, 1/\sqrt t)`
+  whatever its value, so the flavor accepts both and ignores it, as Keras does.
+
+Conventions shared by all (``base_optimizer.py``, ``_apply_weight_decay``): ``weight_decay``
+is decoupled and applied *before* the step, :math:`w \leftarrow w - w\lambda\eta`, the decay
+multiplied by the lr (so refopt.adamw's decay is ``learning_rate * weight_decay``), for every
+optimizer including ``Adam`` and ``SGD`` (torch's ``weight_decay`` there is coupled L2).
+Epsilon defaults to 1e-7 everywhere. The base optimizer's gradient clipping, EMA, loss
+scaling and gradient accumulation are accepted only at their defaults (``ValueError`` else).
+"""
+from __future__ import annotations
+
+import math
+from functools import partial
+from typing import Any, NamedTuple
+
+import numpy as np
+
+import refopt
+
+from .. import tree
+from ..backend import array_namespace, zeros_like
+from ..core import NONNEGATIVE, UNIT, Interval, Optimizer, number, rule
+from ..rules.muon import flag
+from .torch import TorchNAdamState, _nadam_update, decoupled
+
+PREFIX = "keras.optimizers."
+__all__ = ["SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam", "Lion", "Adafactor"]
+
+# the base optimizer's options that change the numbers; only their defaults are supported
+_BASE_DEFAULTS = {"clipnorm": None, "clipvalue": None, "global_clipnorm": None, "use_ema": False,
+                  "ema_momentum": 0.99, "ema_overwrite_frequency": None, "loss_scale_factor": None,
+                  "gradient_accumulation_steps": None, "name": None}
+
+
+def _base(learning_rate: Any, base: dict) -> float:
+    """Validate the base optimizer's arguments; the constant lr (see the module docstring)."""
+    for key, value in base.items():
+        if key not in _BASE_DEFAULTS:
+            raise ValueError(f"unexpected argument {key!r} for a keras optimizer")
+        if key != "name" and value != _BASE_DEFAULTS[key]:
+            raise ValueError(f"{key}={value!r} is not supported by the refopt flavor "
+                             f"(only {_BASE_DEFAULTS[key]!r}): it is the base optimizer's, not the rule's")
+    return number("learning_rate", learning_rate, NONNEGATIVE)
+
+
+def _decay(opt: Optimizer, lr: float, weight_decay: Any) -> Optimizer:
+    """Keras's ``_apply_weight_decay``: ``w <- w - w*weight_decay*lr`` before the step."""
+    if weight_decay is None:
+        return opt
+    wd = number("weight_decay", weight_decay, NONNEGATIVE)
+    return decoupled(opt, lr, wd) if wd else opt
+
+
+# --- SGD, RMSprop, Adagrad, Adadelta ------------------------------------------------------
+
+def SGD(learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None, **base):
+    r"""``keras.optimizers.SGD``: ``refopt.sgd``, ``refopt.momentum`` or
+    ``refopt.nesterov_reformulated`` (Keras's velocity :math:`v = -\eta b`, see the module
+    docstring)."""
+    lr = _base(learning_rate, base)
+    mu = number("momentum", momentum, Interval(0.0, 1.0, hi_open=False))
+    if flag("nesterov", nesterov) and mu:
+        opt = refopt.nesterov_reformulated(lr=lr, beta1=mu)
+    elif mu:
+        opt = refopt.momentum(lr=lr, beta1=mu)
+    else:  # Keras ignores nesterov without momentum
+        opt = refopt.sgd(lr=lr)
+    return _decay(opt, lr, weight_decay)
+
+
+def RMSprop(learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, weight_decay=None,
+            **base):
+    """``keras.optimizers.RMSprop``: ``refopt.rmsprop`` with eps inside the root (also of the
+    centered variance) and ``beta2=rho``; momentum with the lr inside the velocity is the
+    rule's heavy ball for a constant lr."""
+    lr = _base(learning_rate, base)
+    opt = refopt.rmsprop(lr=lr, beta2=rho, eps=0.0, eps_root=epsilon, momentum=momentum,
+                         centered=flag("centered", centered))
+    return _decay(opt, lr, weight_decay)
+
+
+def Adagrad(learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, weight_decay=None, **base):
+    """``keras.optimizers.Adagrad``: ``refopt.adagrad`` with eps inside the root and s_0 = 0.1."""
+    lr = _base(learning_rate, base)
+    opt = refopt.adagrad(lr=lr, eps=0.0, eps_root=epsilon, initial_accumulator=initial_accumulator_value)
+    return _decay(opt, lr, weight_decay)
+
+
+def Adadelta(learning_rate=0.001, rho=0.95, epsilon=1e-7, weight_decay=None, **base):
+    """``keras.optimizers.Adadelta``: ``refopt.adadelta`` (eps inside both roots), ``beta2=rho``.
+    Keras's default lr is 1e-3, where Zeiler's method (and torch's default) has 1."""
+    lr = _base(learning_rate, base)
+    return _decay(refopt.adadelta(lr=lr, beta2=rho, eps=epsilon), lr, weight_decay)
+
+
+# --- the Adam family ----------------------------------------------------------------------
+
+def _alpha(lr, beta1, beta2):
+    """Kingma & Ba's :math:`\\alpha_t = \\eta\\sqrt{1-\\beta_2^t}/(1-\\beta_1^t)`."""
+    return lambda t: lr * math.sqrt(1 - beta2**t) / (1 - beta1**t)
+
+
+def _eps_hat(eps, beta2):
+    """eps-hat outside sqrt(s_t) is eps-hat/sqrt(1-beta2^t) outside sqrt(s_hat_t)."""
+    return lambda t: eps / math.sqrt(1 - beta2**t)
+
+
+def Adam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, weight_decay=None,
+         **base):
+    """``keras.optimizers.Adam``: the eps-hat form (module docstring); ``amsgrad=True``:
+    ``refopt.amsgrad`` with lr alpha_t; ``weight_decay``: Keras's decoupled decay (AdamW)."""
+    lr = _base(learning_rate, base)
+    beta1, beta2 = number("beta_1", beta_1, UNIT), number("beta_2", beta_2, UNIT)
+    eps = number("epsilon", epsilon, NONNEGATIVE)
+    if flag("amsgrad", amsgrad):
+        opt = refopt.amsgrad(lr=_alpha(lr, beta1, beta2), beta1=beta1, beta2=beta2, eps=eps)
+    elif weight_decay:
+        wd = number("weight_decay", weight_decay, NONNEGATIVE)
+        # refopt.adamw's decay is not multiplied by lr: Keras's lr*wd is ours
+        return refopt.adamw(lr=lr, beta1=beta1, beta2=beta2, eps=_eps_hat(eps, beta2), weight_decay=lr * wd)
+    else:
+        opt = refopt.adam(lr=lr, beta1=beta1, beta2=beta2, eps=_eps_hat(eps, beta2))
+    return _decay(opt, lr, weight_decay)
+
+
+def AdamW(learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
+          **base):
+    """``keras.optimizers.AdamW``: ``Adam`` with Keras's default decay 0.004 (None is refused, as Keras)."""
+    if weight_decay is None:
+        raise ValueError("weight_decay must be a number for AdamW, got None")
+    return Adam(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, **base)
+
+
+class AdamaxState(NamedTuple):
+    t: int
+    m: object  # first moment
+    u: object  # exponentially weighted infinity norm, max(beta2*u, |g|)
+
+
+def _adamax_update(w, g, m, u, *, t, lr, beta1, beta2, eps):
+    r"""Keras's AdaMax, eps after the max:
+
+    .. math::
+
+        m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\quad u_t = \max(\beta_2 u_{t-1}, |g_t|),\quad
+        w_t = w_{t-1} - \frac{\eta\, m_t}{(1-\beta_1^t)(u_t + \epsilon)}
+    """
+    xp = array_namespace(w)
+    m = beta1 * m + (1 - beta1) * g
+    u = xp.maximum(beta2 * u, xp.abs(g))
+    w = w - lr * m / ((1 - beta1**t) * (u + eps))
+    return w, m, u
+
+
+def Adamax(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None, **base):
+    """``keras.optimizers.Adamax``: its own rule (``_adamax_update``), eps outside the max."""
+    lr = _base(learning_rate, base)
+    opt = rule("keras.Adamax", AdamaxState, lambda w: (zeros_like(w), zeros_like(w)), _adamax_update,
+               {"lr": (lr, NONNEGATIVE), "beta1": (beta_1, UNIT), "beta2": (beta_2, UNIT),
+                "eps": (epsilon, NONNEGATIVE)})
+    return _decay(opt, lr, weight_decay)
+
+
+def Nadam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None, **base):
+    r"""``keras.optimizers.Nadam``: torch's NAdam rule (``_nadam_update``) with the momentum
+    schedule :math:`\mu_t = \beta_1(1 - \tfrac12 0.96^t)`, i.e. ``momentum_decay = 1``."""
+    lr = _base(learning_rate, base)
+    opt = rule("keras.Nadam", TorchNAdamState, lambda w: (zeros_like(w), zeros_like(w)), _nadam_update,
+               {"lr": (lr, NONNEGATIVE), "beta1": (beta_1, UNIT), "beta2": (beta_2, UNIT),
+                "eps": (epsilon, NONNEGATIVE), "momentum_decay": (1.0, NONNEGATIVE)})
+    return _decay(opt, lr, weight_decay)
+
+
+def Lion(learning_rate=0.001, beta_1=0.9, beta_2=0.99, weight_decay=None, **base):
+    """``keras.optimizers.Lion``: ``refopt.lion`` after Keras's decoupled decay (the same
+    numbers as the rule's own ``weight_decay``). Keras refuses ``beta_1`` outside (0, 1]."""
+    lr = _base(learning_rate, base)
+    beta1 = number("beta_1", beta_1, Interval(0.0, 1.0, lo_open=True, hi_open=False))
+    return _decay(refopt.lion(lr=lr, beta1=beta1, beta2=beta_2), lr, weight_decay)
+
+
+def Adafactor(learning_rate=0.001, beta_2_decay=-0.8, epsilon_1=1e-30, epsilon_2=1e-3, clip_threshold=1.0,
+              relative_step=True, weight_decay=None, **base):
+    r"""``keras.optimizers.Adafactor``: ``refopt.adafactor`` with ``decay_rate = -beta_2_decay``,
+    ``d = clip_threshold``; the RMS of w in the relative step is read after the decay, as
+    Keras decays first. ``relative_step`` is accepted and, as in Keras 3.15.1, changes nothing."""
+    lr = _base(learning_rate, base)
+    flag("relative_step", relative_step)
+    c = number("beta_2_decay", beta_2_decay, Interval(-math.inf, 0.0, lo_open=True, hi_open=True))
+    opt = refopt.adafactor(lr=lr, eps1=epsilon_1, eps2=epsilon_2, d=clip_threshold, decay_rate=-c)
+    return _decay(opt, lr, weight_decay)
+
+
+# --- the framework side, examples, perturbations -------------------------------------------
+
+class _Adapter(NamedTuple):
+    name: str
+    init: Any
+    step: Any
+
+
+def _keras_optimizer(cls: Any, **kwargs: Any) -> _Adapter:
+    """``cls(**kwargs)`` over ``keras.Variable``s made from the params' NumPy leaves, stepped
+    by a jitted ``stateless_apply`` (Keras's pure update: the same ``update_step`` code, run
+    once traced instead of op by op). floatx is the params' dtype while it is built, so the
+    learning-rate variable and NAdam's ``u_product`` carry the same precision."""
+    import jax
+    import keras
+
+    def init(params: Any) -> Any:
+        spec = tree.structure(params)
+        leaves = [np.asarray(w) for _, w in tree.leaves_with_paths(params)]
+        old = keras.config.floatx()
+        keras.config.set_floatx(str(leaves[0].dtype) if leaves else old)
+        try:
+            variables = [keras.Variable(w, dtype=str(w.dtype)) for w in leaves]
+            opt = cls(**kwargs)
+            opt.build(variables)
+        finally:
+            keras.config.set_floatx(old)
+        return spec, jax.jit(opt.stateless_apply), [v.value for v in opt.variables]
+
+    def step(params: Any, grads: Any, state: Any) -> tuple[Any, Any]:
+        spec, apply, opt_vars = state
+        ws = [np.asarray(w) for w in tree.leaves_like(spec, params, "params")]
+        gs = [np.asarray(g) for g in tree.leaves_like(spec, grads, "grads")]
+        new, opt_vars = apply(opt_vars, gs, ws)
+        return tree.unflatten(spec, [np.asarray(w).copy() for w in new]), (spec, apply, opt_vars)
+
+    return _Adapter(f"keras.optimizers.{cls.__name__}", init, step)
+
+
+def framework(attr: str, **kwargs: Any) -> Any:
+    """``keras.optimizers.<attr>(**kwargs)`` on the JAX backend with x64, as an adapter."""
+    import os
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    import keras
+    if keras.backend.backend() != "jax":
+        raise ValueError(f"the keras oracle runs on the JAX backend, not {keras.backend.backend()!r}")
+    if not hasattr(keras.optimizers, attr):
+        raise ValueError(f"keras.optimizers has no optimizer {attr!r}")
+    return _keras_optimizer(getattr(keras.optimizers, attr), **kwargs)
+
+
+def _example(name, **kwargs):
+    return partial(globals()[name], **kwargs)
+
+
+EXAMPLES = {
+    "keras.optimizers.SGD": _example("SGD", learning_rate=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
+    "keras.optimizers.RMSprop": _example("RMSprop", learning_rate=0.01, momentum=0.9, centered=True),
+    "keras.optimizers.Adagrad": _example("Adagrad", learning_rate=0.05),
+    "keras.optimizers.Adadelta": _example("Adadelta", learning_rate=1.0),
+    "keras.optimizers.Adam": _example("Adam", learning_rate=1e-2, amsgrad=True),
+    "keras.optimizers.AdamW": _example("AdamW", learning_rate=1e-2),
+    "keras.optimizers.Adamax": _example("Adamax", learning_rate=2e-3),
+    "keras.optimizers.Nadam": _example("Nadam", learning_rate=2e-3),
+    "keras.optimizers.Lion": _example("Lion", learning_rate=1e-3, weight_decay=0.1),
+    "keras.optimizers.Adafactor": _example("Adafactor", learning_rate=1e-2, weight_decay=0.01),
+}
+
+
+def _adam_paper_eps(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **rest):
+    return refopt.adam(lr=learning_rate, beta1=beta_1, beta2=beta_2, eps=epsilon)
+
+
+def _adamax_eps_in_max(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **rest):
+    return refopt.adamax(lr=learning_rate, beta1=beta_1, beta2=beta_2, eps=epsilon)
+
+
+# Keras's own eps placement undone: the paper's eps outside sqrt(s_hat) (not eps-hat), and
+# AdaMax's eps inside the max (torch's and optax's)
+PERTURBATIONS = {"paper-eps": {"Adam": _adam_paper_eps, "Adamax": _adamax_eps_in_max}}
