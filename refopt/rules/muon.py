@@ -36,6 +36,9 @@ Where others differ (the knobs reproduce them; flavors set them):
   defaults ``lr=1e-3, weight_decay=0.1``.
 * optax ``contrib.muon``: bias-corrected momentum with a NAdam-style Nesterov mix
   (``bias_correction=True``), ``eps=1e-8``, (in, out) layout (``layout="in_out"``).
+* Moonlight's factor :math:`\text{rms}\sqrt{\max(\text{rows}, \text{cols})}` in place of the
+  shape factor: ``rms=0.2`` (torch ``adjust_lr_fn="match_rms_adamw"``, optax
+  ``consistent_rms=0.2``). ``refopt.moonlight`` is that rule as its paper writes it.
 
 =========  ======================  =========================
 symbol     argument                default
@@ -49,6 +52,7 @@ k          ``ns_steps``            5
 (a, b, c)  ``ns_coefficients``     (3.4445, -4.7750, 2.0315)
            ``bias_correction``     False (optax: True)
            ``layout``              "out_in" (optax: "in_out")
+           ``rms``                 None (Moonlight's factor: 0.2)
 =========  ======================  =========================
 """
 from __future__ import annotations
@@ -57,7 +61,7 @@ import math
 from typing import NamedTuple
 
 from ..backend import array_namespace, zeros_like
-from ..core import NONNEGATIVE, UNIT, RuleInfo, rule
+from ..core import NONNEGATIVE, UNIT, RuleInfo, number, rule
 
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 
@@ -126,27 +130,29 @@ class MuonState(NamedTuple):
 
 
 def _update(w, g, m, *, t, lr, beta1, weight_decay, eps, nesterov, ns_steps, ns_coefficients,
-            bias_correction, layout):
+            bias_correction, layout, rms):
     m = beta1 * m + (1 - beta1) * g
     if bias_correction:  # optax: debiased EMA, Nesterov as in NAdam (next step's correction)
         u = (beta1 * m / (1 - beta1 ** (t + 1)) + (1 - beta1) * g / (1 - beta1 ** t)
              if nesterov else m / (1 - beta1 ** t))
     else:
         u = (1 - beta1) * g + beta1 * m if nesterov else m
-    o = newton_schulz(u, ns_steps, ns_coefficients, eps) * shape_factor(w.shape, layout)
+    scale = shape_factor(w.shape, layout) if rms is None else rms_match_factor(w.shape, rms)
+    o = newton_schulz(u, ns_steps, ns_coefficients, eps) * scale
     w = w - lr * weight_decay * w - lr * o
     return w, m
 
 
 def muon(lr=0.02, beta1=0.95, weight_decay=0.0, eps=1e-7, nesterov=True, ns_steps=5,
-         ns_coefficients=NS_COEFFICIENTS, bias_correction=False, layout="out_in"):
+         ns_coefficients=NS_COEFFICIENTS, bias_correction=False, layout="out_in", rms=None):
     """Muon (Keller Jordan's reference): EMA momentum, Nesterov mix, Newton-Schulz, shape factor.
     2-D leaves only; use ``refopt.partition`` to send the others elsewhere."""
     hyper = {"lr": (lr, NONNEGATIVE), "beta1": (beta1, UNIT), "weight_decay": (weight_decay, NONNEGATIVE),
              "eps": (eps, NONNEGATIVE), "nesterov": (flag("nesterov", nesterov), None),
              "ns_steps": (ns_steps, None), "ns_coefficients": (ns_settings(ns_steps, ns_coefficients), None),
              "bias_correction": (flag("bias_correction", bias_correction), None),
-             "layout": (choice("layout", layout, ("out_in", "in_out")), None)}
+             "layout": (choice("layout", layout, ("out_in", "in_out")), None),
+             "rms": (rms if rms is None else number("rms", rms, NONNEGATIVE), None)}
     return rule("muon", MuonState, lambda w: (zeros_like(w),), _update, hyper, check=matrix_check("muon"))
 
 

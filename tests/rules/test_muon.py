@@ -97,6 +97,13 @@ CHECKS = [
           lambda: refopt.muon(lr=LR, eps=1e-8, nesterov=False, bias_correction=True, layout="in_out"),
           lambda: optax_muon(learning_rate=LR, nesterov=False), rtol=1e-12, shapes=SHAPES,
           why="nesterov=False, bias_correction, (in, out) layout"),
+    Check("muon", "optax.contrib.muon",
+          lambda: refopt.muon(lr=LR, weight_decay=WD, eps=1e-8, bias_correction=True, layout="in_out", rms=0.2),
+          lambda: optax_muon(learning_rate=LR, weight_decay=WD, consistent_rms=0.2), rtol=1e-12, shapes=SHAPES,
+          why="consistent_rms=0.2 is rms=0.2, bias_correction, (in, out) layout"),
+    Check("muon", "torch.optim.Muon", lambda: refopt.muon(lr=LR, weight_decay=WD, eps=0.0, rms=0.2),
+          lambda: torch_muon(lr=LR, weight_decay=WD, eps=0.0, adjust_lr_fn="match_rms_adamw"), rtol=1e-12,
+          shapes=SHAPES, why="match_rms_adamw is rms=0.2, NS in float64, eps=0"),
     Check("muon", "pytorch_optimizer.Muon", lambda: refopt.muon(lr=LR, weight_decay=WD, eps=0.0),
           lambda: kozistr(__import__("pytorch_optimizer").Muon, lr=LR, weight_decay=WD, foreach=False),
           rtol=1e-12, shapes=SHAPES, why="NS in float64, eps=0"),
@@ -162,19 +169,20 @@ BAND = (0.68183, 1.13436)
 
 
 @given(seed=st.integers(0, 2**31), rows=st.integers(1, 12), cols=st.integers(1, 12),
-       kappa=st.floats(1.0, 50.0))
-def test_newton_schulz_singular_values_lie_in_the_band(seed, rows, cols, kappa):
-    """Precondition: every singular value is at least 1% of the Frobenius norm, which holds
-    when kappa * sqrt(min(rows, cols)) <= 100 (sigma_min/||G||_F >= 1/(kappa sqrt(r)));
-    with kappa <= 50 and r <= 12 that is checked below. Then sigma(NS_5(G)) is in BAND."""
+       spread=st.floats(0.0, 1.0))
+def test_newton_schulz_singular_values_lie_in_the_band(seed, rows, cols, spread):
+    """Precondition: every singular value is at least 1% of the Frobenius norm. Singular values
+    drawn in [1, kappa] with kappa sqrt(r) <= 100 guarantee it (||G||_F <= kappa sqrt(r) and
+    sigma_min >= 1); kappa runs from 1 to its largest allowed value, up to 100 for vectors.
+    Then every singular value of NS_5(G) is in BAND."""
     rng = np.random.default_rng(seed)
     r = min(rows, cols)
+    kappa = 1.0 + spread * (100.0 / np.sqrt(r) - 1.0)
     U, _ = np.linalg.qr(rng.standard_normal((rows, r)))
     V, _ = np.linalg.qr(rng.standard_normal((cols, r)))
     s = rng.uniform(1.0, kappa, r)
     G = U @ np.diag(s) @ V.T
-    if s.min() / np.linalg.norm(G) < 0.01:
-        return  # outside the precondition (kappa sqrt(r) > 100); the band is not claimed there
+    assert s.min() / np.linalg.norm(G) >= 0.01 - 1e-15
     sv = np.linalg.svd(newton_schulz(G, eps=0.0), compute_uv=False)
     assert BAND[0] - 1e-9 <= sv.min() and sv.max() <= BAND[1] + 1e-9, (sv.min(), sv.max())
 
@@ -205,7 +213,7 @@ def test_matrix_only_rules_reject_other_shapes_naming_the_leaf(name, shape):
 @pytest.mark.parametrize("kw, what", [({"ns_steps": 0}, "ns_steps"), ({"ns_steps": 2.0}, "ns_steps"),
                                       ({"ns_coefficients": (1.0, 2.0)}, "ns_coefficients"),
                                       ({"nesterov": 1}, "nesterov"), ({"layout": "io"}, "layout"),
-                                      ({"bias_correction": None}, "bias_correction")])
+                                      ({"bias_correction": None}, "bias_correction"), ({"rms": -0.2}, "rms")])
 def test_bad_settings_name_themselves(kw, what):
     with pytest.raises(ValueError, match=what):
         refopt.muon(**kw)
