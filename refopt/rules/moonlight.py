@@ -14,8 +14,10 @@ reused. Since NS leaves the singular values only near 1, the RMS is
 
 Liu, Su, Yao, Jiang, Lai, Du et al. (Moonshot AI, 2025), "Muon is Scalable for LLM Training",
 arXiv 2502.16982, the sections on adding weight decay and on consistent update RMS
-(section numbers not checked). The momentum is the paper's sum form. ``newton_schulz`` is Muon's
-(``refopt.rules.muon``).
+(section numbers not checked). ``newton_schulz`` is Muon's (``refopt.rules.muon``). The
+momentum is the sum form without Nesterov, as formulas.md section 23 gives the paper's update
+(read there from the MARS-M README's restatement and torch's docstring, not from the paper's
+own equations).
 
 Differences met:
 

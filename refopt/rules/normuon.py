@@ -14,9 +14,11 @@ correction, :math:`W` of shape :math:`m \times n`. The last two lines give the u
 exactly 0.2 (up to :math:`\epsilon`), as Moonlight's does.
 
 Li, Liu, Liang, Chen & Zhao (2025), "NorMuon: Making Muon more efficient and scalable",
-arXiv 2510.05491, Algorithm 1. The :math:`\epsilon` in :math:`\hat\eta_t` is not in the
-paper: without it a zero gradient at step 1 gives 0/0; the official code and
-pytorch-optimizer have it too.
+arXiv 2510.05491, Algorithm 1. The paper's body was not read here: Algorithm 1 is taken from
+pytorch-optimizer's ``NorMuon`` docstring (which names its ``match_rms`` scale as the paper's
+Algorithm 1) and a third-party rendering, which agree (formulas.md section 24 marks it
+UNVERIFIED). The :math:`\epsilon` in :math:`\hat\eta_t` is not in that rendering:
+without it a zero gradient at step 1 gives 0/0; the official code and pytorch-optimizer have it.
 
 Differences met:
 
