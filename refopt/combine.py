@@ -68,7 +68,9 @@ def partition(rules_by_label: Mapping[str, Optimizer], label_fn: Callable[[str, 
     ``path`` is the printed leaf path (``['layer']['w']``, ``<root>`` for a lone array). Each
     rule sees only its own leaves, as a flat dict keyed by that path, so its errors name the
     original leaf; its step count is its own. The state is ``PartitionState(t, inner)`` with
-    ``inner`` mapping each label to that rule's state.
+    ``inner`` mapping each label to that rule's state. An extra keyword tree of ``step`` (MARS-M's
+    ``prev_grad``, Sophia's ``hess``) goes to a rule only where it has a leaf that is not
+    ``None`` for that rule's leaves, so other rules never see a keyword they do not take.
     """
     rules = dict(rules_by_label)
     for label, opt in rules.items():
@@ -107,6 +109,7 @@ def partition(rules_by_label: Mapping[str, Optimizer], label_fn: Callable[[str, 
         for label, opt in rules.items():
             mine = routed[label]
             kw = {k: {p: by_path[p] for p in mine} for k, by_path in extra_of.items()}
+            kw = {k: sub for k, sub in kw.items() if any(v is not None for v in sub.values())}
             new, inner[label] = opt.step(mine, {p: grads_of[p] for p in mine}, state.inner[label], **kw)
             new_leaf.update(new)
         new_params = tree.unflatten(spec, [new_leaf[path] for path, _ in leaves])

@@ -96,6 +96,24 @@ def test_each_rule_sees_only_its_own_leaves_keyed_by_path():
     assert s.t == len(grads) and s.inner["matrix"].t == len(grads)
 
 
+def test_an_extra_keyword_reaches_only_the_rules_it_has_leaves_for():
+    """MARS-M's exact variant takes prev_grad; AdamW takes no keyword. With None at the
+    vectors, the partition passes prev_grad to MARS-M alone, which then matches MARS-M run
+    by itself with the same prev_grad."""
+    params, grads = problem()
+    opt = refopt.partition({"matrix": refopt.mars_m(), "other": refopt.adamw()}, by_ndim)
+    alone = refopt.mars_m()
+    mats = {"h": params["hidden"]["w"], "o": params["out"]["w"]}
+    p, s, sm = params, opt.init(params), alone.init(mats)
+    for g in grads:
+        prev = {"hidden": {"w": 0.5 * g["hidden"]["w"], "b": None}, "out": {"w": -g["out"]["w"], "b": None}}
+        p, s = opt.step(p, g, s, prev_grad=prev)
+        mats, sm = alone.step(mats, {"h": g["hidden"]["w"], "o": g["out"]["w"]}, sm,
+                              prev_grad={"h": prev["hidden"]["w"], "o": prev["out"]["w"]})
+    np.testing.assert_array_equal(p["hidden"]["w"], mats["h"])
+    np.testing.assert_array_equal(p["out"]["w"], mats["o"])
+
+
 def test_a_non_matrix_sent_to_muon_names_the_leaf():
     params, _ = problem()
     opt = refopt.partition({"all": refopt.muon()}, lambda path, w: "all")
