@@ -437,19 +437,26 @@ def adan(learning_rate, b1=0.98, b2=0.92, b3=0.99, eps=1e-8, eps_root=1e-8, weig
 
 def _muon(learning_rate, ns_coeffs=(3.4445, -4.775, 2.0315), ns_steps=5, beta=0.95, eps=1e-8,
           weight_decay=0.0, weight_decay_mask=None, mu_dtype=None, *, nesterov=True, adaptive=False,
-          preconditioning="frobenius", consistent_rms=None, **adam_settings):
-    """``optax.contrib.muon`` on 2-D params: ``refopt.muon`` with bias-corrected momentum, the
-    NAdam-style Nesterov mix and optax's (in, out) layout. Only the ``frobenius``
-    preconditioning, fixed coefficients and the width scaling (``consistent_rms=None``) are
-    supported; optax's AdamW for non-2-D leaves is not part of this flavor (2-D params only),
-    so its ``adam_*`` arguments are accepted and unused."""
+          preconditioning="frobenius", adam_b1=0.9, adam_b2=0.999, adam_eps_root=0.0, adam_weight_decay=0.0,
+          adam_learning_rate=None, muon_weight_dimension_numbers=None, consistent_rms=None):
+    """``optax.contrib.muon``: 2-D leaves get ``refopt.muon`` with bias-corrected momentum,
+    the NAdam-style Nesterov mix and optax's (in, out) layout; the other leaves get this
+    module's ``adamw`` (``adam_*`` settings, muon's ``eps`` and ``nesterov``, lr
+    ``adam_learning_rate`` or ``learning_rate``), routed by ``refopt.partition`` as optax's
+    ``combine.partition`` does. Only the ``frobenius`` preconditioning, fixed coefficients,
+    the default dimension numbers and the width scaling (``consistent_rms=None``) are supported."""
     _default_only(weight_decay_mask=(weight_decay_mask, None), mu_dtype=(mu_dtype, None),
                   adaptive=(adaptive, False), preconditioning=(preconditioning, "frobenius"),
-                  consistent_rms=(consistent_rms, None))
+                  consistent_rms=(consistent_rms, None),
+                  muon_weight_dimension_numbers=(muon_weight_dimension_numbers, None))
     if isinstance(ns_coeffs, str):
         raise ValueError(f"ns_coeffs={ns_coeffs!r}: only a tuple (a, b, c) is supported")
-    return refopt.muon(lr=learning_rate, beta1=beta, weight_decay=weight_decay, eps=eps, nesterov=nesterov,
-                       ns_steps=ns_steps, ns_coefficients=ns_coeffs, bias_correction=True, layout="in_out")
+    matrix = refopt.muon(lr=learning_rate, beta1=beta, weight_decay=weight_decay, eps=eps, nesterov=nesterov,
+                         ns_steps=ns_steps, ns_coefficients=ns_coeffs, bias_correction=True, layout="in_out")
+    other = adamw(learning_rate if adam_learning_rate is None else adam_learning_rate, b1=adam_b1, b2=adam_b2,
+                  eps=eps, eps_root=adam_eps_root, weight_decay=adam_weight_decay, nesterov=nesterov)
+    return refopt.partition({"muon": matrix, "adam": other},
+                            lambda path, w: "muon" if len(w.shape) == 2 else "adam")
 
 
 contrib = types.SimpleNamespace(muon=_muon)
@@ -470,7 +477,7 @@ def framework(attr: str, **kwargs: Any) -> Any:
     return optax_transformation(obj(**kwargs), name=f"optax.{attr}", jit=True)
 
 
-SHAPES = {"contrib.muon": {"w": (5, 4), "v": (3, 6)}}
+SHAPES = {"contrib.muon": {"w": (5, 4), "v": (3, 6), "b": (4,)}}
 
 
 def _example(attr, **kwargs):

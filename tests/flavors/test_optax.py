@@ -76,6 +76,8 @@ CASES = [
     ("contrib.muon", {"learning_rate": 0.02}),
     ("contrib.muon", {"learning_rate": 0.02, "beta": 0.9, "nesterov": False, "weight_decay": 0.01,
                       "ns_steps": 3, "ns_coeffs": (2.0, -1.5, 0.5), "eps": 1e-6}),
+    ("contrib.muon", {"learning_rate": 0.02, "adam_b1": 0.8, "adam_b2": 0.99, "adam_eps_root": 1e-8,
+                      "adam_weight_decay": 0.1, "adam_learning_rate": 1e-3}),
 ]
 
 PARAMS = {"w": (5, 4), "b": (4,)}
