@@ -106,7 +106,7 @@ def ns_settings(ns_steps, ns_coefficients):
     """Validate the Newton-Schulz count and coefficients; returns the coefficients as floats."""
     if isinstance(ns_steps, bool) or not isinstance(ns_steps, int) or ns_steps < 1:
         raise ValueError(f"ns_steps must be an integer >= 1, got {ns_steps!r}")
-    coeffs = tuple(ns_coefficients)
+    coeffs = tuple(ns_coefficients) if isinstance(ns_coefficients, (tuple, list)) else ()
     if len(coeffs) != 3 or not all(isinstance(x, (int, float)) and math.isfinite(x) for x in coeffs):
         raise ValueError(f"ns_coefficients must be three finite numbers (a, b, c), got {ns_coefficients!r}")
     return tuple(float(x) for x in coeffs)

@@ -214,6 +214,7 @@ def test_matrix_only_rules_reject_other_shapes_naming_the_leaf(name, shape):
 
 @pytest.mark.parametrize("kw, what", [({"ns_steps": 0}, "ns_steps"), ({"ns_steps": 2.0}, "ns_steps"),
                                       ({"ns_coefficients": (1.0, 2.0)}, "ns_coefficients"),
+                                      ({"ns_coefficients": 3.0}, "ns_coefficients"),
                                       ({"nesterov": 1}, "nesterov"), ({"layout": "io"}, "layout"),
                                       ({"bias_correction": None}, "bias_correction"), ({"rms": -0.2}, "rms")])
 def test_bad_settings_name_themselves(kw, what):
