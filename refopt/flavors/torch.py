@@ -413,6 +413,16 @@ def _adagrad_eps_in_sqrt(lr=1e-2, eps=1e-10, initial_accumulator_value=0, **rest
     return refopt.adagrad(lr=lr, eps=0.0, eps_root=eps, initial_accumulator=initial_accumulator_value)
 
 
-# the same optimizer with eps moved inside the square root (optax's and keras's placement)
+def _radam_paper_threshold(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, **rest):
+    beta1, beta2 = _betas(betas)
+    eps = number("eps", eps, NONNEGATIVE)
+    return refopt.radam(lr=lr, beta1=beta1, beta2=beta2, eps=lambda t: eps / math.sqrt(1 - beta2**t),
+                        threshold=4.0)
+
+
+# eps-in-sqrt: eps moved inside the square root (optax's and keras's placement);
+# paper-threshold: RAdam rectifying from rho_t > 4 (the paper) instead of torch's 5, which
+# with beta2 = 0.999 changes step 5 only (rho_5 = 4.996)
 PERTURBATIONS = {"eps-in-sqrt": {"Adam": _adam_eps_in_sqrt, "RMSprop": _rmsprop_eps_in_sqrt,
-                                 "Adagrad": _adagrad_eps_in_sqrt}}
+                                 "Adagrad": _adagrad_eps_in_sqrt},
+                 "paper-threshold": {"RAdam": _radam_paper_threshold}}

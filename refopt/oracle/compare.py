@@ -95,7 +95,8 @@ class Report:
                        f"max params relative error {self.max_params_rel:.3g}, "
                        f"max {_fmt_ulps(self.max_ulps)} ulps")
         else:
-            verdict = (f"PART at step {first.step}, leaf {first.parted[0]}: update relative error "
+            leaf = first.leaf if first.leaf in first.parted else first.parted[0]
+            verdict = (f"PART at step {first.step}, leaf {leaf}: update relative error "
                        f"{first.update_rel:.3g} > rtol {self.rtol:g}"
                        + (f" (leaves beyond tolerance: {', '.join(first.parted)})"
                           if len(first.parted) > 1 else ""))

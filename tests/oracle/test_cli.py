@@ -36,6 +36,14 @@ def test_eps_inside_the_root_parts_at_step_one():
     assert "PART at step 1, leaf ['w']" in out
 
 
+def test_radam_with_the_papers_threshold_parts_at_step_five():
+    # rho_t first exceeds 4 at t = 5 (rho_5 = 4.996) and 5 at t = 6: only step 5 differs
+    rc, out = _oracle("torch.optim.RAdam", "--lr", "1e-2", "--steps", "8", "--perturb", "paper-threshold")
+    assert rc == 1 and "PART at step 5" in out, out
+    rows = [line for line in out.splitlines() if "<- parts" in line]
+    assert [int(r.split()[0]) for r in rows] == [5], out
+
+
 def test_optax_name_and_a_step_scale_perturbation():
     rc, out = _oracle("optax.sgd", "--learning_rate", "0.1", "--momentum", "0.9", "--steps", "5")
     assert rc == 0 and "AGREE" in out, out
