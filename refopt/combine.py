@@ -36,7 +36,8 @@ def coupled_weight_decay(opt: Optimizer, weight_decay: float) -> Optimizer:
         return opt.step(params, tree.unflatten(spec, decayed), state, **extra)
 
     return Optimizer(f"{opt.name}+l2", opt.init, step,
-                     {**opt.hyperparams, "l2": lam}, {**opt.bounds, "l2": NONNEGATIVE})
+                     {**opt.hyperparams, "coupled_weight_decay": lam},
+                     {**opt.bounds, "coupled_weight_decay": NONNEGATIVE})
 
 
 class PartitionState(NamedTuple):

@@ -78,7 +78,7 @@ def test_for_adam_the_l2_term_is_rescaled_unlike_adamw():
 
 def test_name_hyperparams_dtype_and_validation():
     opt = l2(refopt.adam(), 0.1)
-    assert opt.name == "adam+l2" and opt.hyperparams["l2"] == 0.1 and opt.hyperparams["lr"] == 1e-3
+    assert opt.name == "adam+l2" and opt.hyperparams["coupled_weight_decay"] == 0.1 and opt.hyperparams["lr"] == 1e-3
     w = np.ones(3, dtype=np.float32)
     w1, s = opt.step(w, w, opt.init(w))
     assert w1.dtype == np.float32 and s.m.dtype == np.float32
