@@ -513,7 +513,8 @@ with the same lr, both run {STEPS} steps of `refopt.oracle.mixed_gradients` (den
 and spiking gradients) in float64 from the same params (a 5x4 matrix and a 4-vector, unless a
 section says otherwise). "max rel. params difference" is the largest
 max|w_fw - w_paper| / max|w_paper - w_0| over the run; "first step parting" is the first step
-whose update differs by more than 1e-10 relative ("never": the two agree to rounding). Below 1e-12 the figure is rounding and printed as such.
+whose update differs by more than 1e-10 relative ("never": the two agree to rounding). Below
+1e-12 the figure is rounding and printed as such.
 
 Common to all: torch's `weight_decay` is coupled L2 (g += lambda w) except in AdamW, Adafactor,
 Muon and with `decoupled_weight_decay=True`; keras's `weight_decay` lives in the base optimizer
