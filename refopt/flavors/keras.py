@@ -4,7 +4,7 @@ r"""Keras 3's optimizers as refopt optimizers: Keras's names, defaults and conve
 ``keras.optimizers.Adam`` with the same arguments (checked to 1e-10 relative in float64
 against keras 3.15.1 on the JAX backend by ``tests/flavors/test_keras.py``). Read from
 ``keras/src/optimizers/{base_optimizer,sgd,rmsprop,adagrad,adadelta,adam,adamw,adamax,nadam,
-lion,adafactor}.py`` of keras 3.15.1. Each constructor is the canonical rule with Keras's
+lion,adafactor,lamb}.py`` of keras 3.15.1. Each constructor is the canonical rule with Keras's
 knobs set, or a rule of its own below where Keras's algorithm is not the paper's:
 
 * ``Adam`` and ``AdamW``: Kingma & Ba's "epsilon-hat" form (Section 2, the paragraph after
@@ -26,6 +26,9 @@ knobs set, or a rule of its own below where Keras's algorithm is not the paper's
   ``refopt.nesterov_reformulated`` with :math:`v_t = -\eta b_t` for a constant lr. The flavors
   take a constant ``learning_rate`` only (Keras's schedules are functions of the 0-based
   iteration and would make the lr-inside form differ), so this is exact.
+* ``Lamb``: the decay is Keras's decoupled one, applied before the step, so it is *not* part
+  of the direction whose norm sets the trust ratio (``refopt.lamb`` and optax put
+  :math:`\lambda w` inside :math:`r_t`): ``refopt.lamb(weight_decay=0)`` after the decay.
 * ``Adafactor``: ``refopt.adafactor`` itself (eps1 added to :math:`G^2`, row and column
   means of the last two axes, :math:`\hat\beta_{2t} = 1 - t^{c}` with ``beta_2_decay`` c,
   :math:`\rho_t = \min(\eta, 1/\sqrt t)`, clipping at ``clip_threshold``). In Keras 3.15.1
@@ -56,7 +59,8 @@ from ..rules.muon import flag
 from .torch import TorchNAdamState, _nadam_update, decoupled
 
 PREFIX = "keras.optimizers."
-__all__ = ["SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam", "Lion", "Adafactor"]
+__all__ = ["SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam", "Lion", "Adafactor",
+           "Lamb"]
 
 # the base optimizer's options that change the numbers; only their defaults are supported
 _BASE_DEFAULTS = {"clipnorm": None, "clipvalue": None, "global_clipnorm": None, "use_ema": False,
@@ -223,6 +227,15 @@ def Adafactor(learning_rate=0.001, beta_2_decay=-0.8, epsilon_1=1e-30, epsilon_2
     return _decay(opt, lr, weight_decay)
 
 
+def Lamb(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None, **base):
+    r"""``keras.optimizers.Lamb``: ``refopt.lamb`` without its own decay, after Keras's
+    decoupled one: :math:`w \leftarrow w(1-\eta\lambda)`, then
+    :math:`w - \eta\,(\lVert w\rVert/\lVert r\rVert)\,r` with :math:`r = \hat m/(\sqrt{\hat s}+\epsilon)`."""
+    lr = _base(learning_rate, base)
+    opt = refopt.lamb(lr=lr, beta1=beta_1, beta2=beta_2, eps=epsilon, weight_decay=0.0)
+    return _decay(opt, lr, weight_decay)
+
+
 # --- the framework side, examples, perturbations -------------------------------------------
 
 class _Adapter(NamedTuple):
@@ -299,6 +312,7 @@ EXAMPLES = {
     "keras.optimizers.Nadam": _example("Nadam", learning_rate=2e-3),
     "keras.optimizers.Lion": _example("Lion", learning_rate=1e-3, weight_decay=0.1),
     "keras.optimizers.Adafactor": _example("Adafactor", learning_rate=1e-2, weight_decay=0.01),
+    "keras.optimizers.Lamb": _example("Lamb", learning_rate=1e-2, weight_decay=0.01),
 }
 
 

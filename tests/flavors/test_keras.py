@@ -48,6 +48,8 @@ CASES = [
     ("Nadam", {"learning_rate": 1e-2, "beta_1": 0.95, "beta_2": 0.99, "epsilon": 1e-5, "weight_decay": 0.01}),
     ("Lion", {}),
     ("Lion", {"learning_rate": 1e-3, "beta_1": 0.95, "beta_2": 0.98, "weight_decay": 0.1}),
+    ("Lamb", {}),
+    ("Lamb", {"learning_rate": 1e-2, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-6, "weight_decay": 0.1}),
     ("Adafactor", {}),
     ("Adafactor", {"learning_rate": 0.5, "beta_2_decay": -0.5, "epsilon_1": 1e-20, "epsilon_2": 1e-2,
                    "clip_threshold": 0.5, "relative_step": False, "weight_decay": 0.01}),
