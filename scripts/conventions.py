@@ -424,6 +424,104 @@ SPECS = [
         "t = 10^4, optax's missing relative step changes nothing in 100 steps at lr 1e-2.",
     ),
     Spec(
+        "LAMB",
+        "You et al. (2020), Algorithm 2: r_t = m_hat/(sqrt(s_hat) + eps) + lambda w, step "
+        "lr ||w||/||r_t|| r_t (refopt.lamb: lr 1e-3, eps 1e-6, decay 0)",
+        {"torch": "no LAMB in torch 2.13", "optax": "optax/_src/alias.py lamb (optax 0.2.8)",
+         "keras": SOURCES["keras"].format("lamb")},
+        [
+            ("weight decay", "lambda w inside r_t, so inside the trust ratio", "-",
+             "the same (add_decayed_weights before scale_by_trust_ratio)", "decoupled w(1 - lr lambda) before the step, outside the ratio"),
+            ("eps", "1e-6 outside sqrt(s_hat)", "-", "1e-6 (+ eps_root 0)", "1e-7"),
+            ("lr default", "1e-3 (refopt)", "-", "required", "1e-3"),
+        ],
+        [
+            Diff("decay 0.01 outside the trust ratio (keras) vs inside r_t", "keras",
+                 lambda: refopt.lamb(lr=1e-2, weight_decay=0.01),
+                 lambda: K.Lamb(learning_rate=1e-2, epsilon=1e-6, weight_decay=0.01)),
+            Diff("eps 1e-7 vs 1e-6", "keras",
+                 lambda: refopt.lamb(lr=1e-3), lambda: refopt.lamb(lr=1e-3, eps=1e-7)),
+        ],
+        {"optax.lamb": (lambda: refopt.lamb(lr=1e-3), lambda: O.lamb(1e-3)),
+         "keras.optimizers.Lamb": (lambda: refopt.lamb(lr=1e-3), lambda: K.Lamb())},
+    ),
+    Spec(
+        "LARS",
+        "You, Gitman & Ginsburg (2017), eq. (6) and Algorithm 1: ratio eta_tc ||w||/(||g|| + beta ||w||), "
+        "lr inside the momentum (refopt.lars: trust coefficient 1e-3, momentum 0.9, decay 0)",
+        {"torch": "no LARS in torch 2.13", "optax": "optax/_src/alias.py lars, transform.py "
+         "scale_by_trust_ratio (optax 0.2.8)", "keras": "no LARS in keras 3.15.1"},
+        [
+            ("trust ratio", "eta_tc ||w||/(||g|| + beta ||w|| + eps)", "-",
+             "eta_tc ||w||/(||g + beta w|| + eps): the norm of the decayed gradient", "-"),
+            ("momentum", "v = m v + lr ratio (g + beta w), w -= v", "-",
+             "the same (trace of the lr-scaled step)", "-"),
+        ],
+        [
+            Diff("ratio from ||g + beta w|| vs ||g|| + beta ||w||, decay 0.01", "optax",
+                 lambda: refopt.lars(lr=0.1, weight_decay=0.01), lambda: O.lars(0.1, weight_decay=0.01)),
+        ],
+        {"optax.lars": (lambda: refopt.lars(lr=0.1), lambda: O.lars(0.1))},
+        "Without decay the two ratios are the same number, so optax's defaults give the paper's run.",
+    ),
+    Spec(
+        "Yogi",
+        "Zaheer et al. (2018), Algorithm 2: no bias correction, m_0 = s_0 = 0 "
+        "(refopt.yogi: lr 1e-2, eps 1e-3)",
+        {"torch": "no Yogi in torch 2.13", "optax": "optax/_src/alias.py yogi, transform.py scale_by_yogi "
+         "(optax 0.2.8)", "keras": "no Yogi in keras 3.15.1"},
+        [
+            ("initial state", "m_0 = s_0 = 0", "-", "m_0 = s_0 = 1e-6", "-"),
+            ("bias correction", "none", "-", "m and s", "-"),
+            ("eps", "1e-3 outside the root", "-", "1e-3 outside", "-"),
+        ],
+        [
+            Diff("s_0 = 1e-6 vs 0 (refopt's initial_accumulator knob)", "optax (part)",
+                 lambda: refopt.yogi(lr=1e-2), lambda: refopt.yogi(lr=1e-2, initial_accumulator=1e-6)),
+        ],
+        {"optax.yogi": (lambda: refopt.yogi(lr=1e-2), lambda: O.yogi(1e-2))},
+        "The total row is dominated by optax's bias correction (refopt.yogi has no knob for it): at "
+        "t = 1 the corrected step is about lr g/(|g| + eps), the uncorrected one 0.1 lr g/(sqrt(1e-3)|g| + eps).",
+    ),
+    Spec(
+        "AdaBelief",
+        "Zhuang et al. (2020), Algorithm 2: eps added inside the stored s each step and outside the root "
+        "(refopt.adabelief: eps 1e-16, eps_root 1e-16)",
+        {"torch": "no AdaBelief in torch 2.13", "optax": "optax/_src/alias.py adabelief, transform.py "
+         "scale_by_belief (optax 0.2.8)", "keras": "no AdaBelief in keras 3.15.1"},
+        [
+            ("eps", "1e-16 inside s_t (stored) and 1e-16 outside the root", "-",
+             "the same (eps_root, eps)", "-"),
+            ("lr default", "1e-3", "-", "required", "-"),
+        ],
+        [],
+        {"optax.adabelief": (lambda: refopt.adabelief(lr=1e-3), lambda: O.adabelief(1e-3))},
+        "optax follows the paper here: no difference to measure.",
+    ),
+    Spec(
+        "Adan",
+        "Xie et al. (2024), Algorithm 1: averages started from their first sample, eps inside the root, "
+        "proximal decay (refopt.adan: betas 0.98/0.92/0.99 in the code's EMA convention, eps 1e-8)",
+        {"torch": "no Adan in torch 2.13", "optax": "optax/_src/alias.py adan, transform.py scale_by_adan "
+         "(optax 0.2.8)", "keras": "no Adan in keras 3.15.1"},
+        [
+            ("gradient difference weight", "beta2 (0.92) in n_t and the step", "-", "1 - beta2 (0.08)", "-"),
+            ("initial state", "first samples (m_1 = g_1, n_1 = g_1^2)", "-",
+             "zeros, all three bias-corrected", "-"),
+            ("eps", "1e-8 inside the root", "-", "eps_root 1e-8 inside and eps 1e-8 outside", "-"),
+            ("weight decay", "proximal: divide by 1 + lr lambda", "-", "lr lambda w added to the step", "-"),
+        ],
+        [
+            Diff("zero-started, bias-corrected averages vs first-sample starts",
+                 "optax (and the official code)",
+                 lambda: refopt.adan(lr=1e-3), lambda: refopt.adan(lr=1e-3, debias=True)),
+            Diff("decay 0.02 added to the step vs proximal", "optax",
+                 lambda: refopt.adan(lr=1e-3, weight_decay=0.02),
+                 lambda: refopt.adan(lr=1e-3, weight_decay=0.02, proximal=False)),
+        ],
+        {"optax.adan": (lambda: refopt.adan(lr=1e-3), lambda: O.adan(1e-3))},
+    ),
+    Spec(
         "Muon",
         "Jordan et al. (2024), blog and KellerJordan/Muon muon.py (refopt.muon: lr 0.02, EMA momentum "
         "0.95, Nesterov, NS5 on X/(||X||_F + eps), eps 1e-7, factor sqrt(max(1, rows/cols)) for "
