@@ -431,7 +431,8 @@ SPECS = [
          "keras": SOURCES["keras"].format("lamb")},
         [
             ("weight decay", "lambda w inside r_t, so inside the trust ratio", "-",
-             "the same (add_decayed_weights before scale_by_trust_ratio)", "decoupled w(1 - lr lambda) before the step, outside the ratio"),
+             "the same (add_decayed_weights before scale_by_trust_ratio)",
+             "decoupled w(1 - lr lambda) before the step, outside the ratio"),
             ("eps", "1e-6 outside sqrt(s_hat)", "-", "1e-6 (+ eps_root 0)", "1e-7"),
             ("lr default", "1e-3 (refopt)", "-", "required", "1e-3"),
         ],
@@ -481,7 +482,8 @@ SPECS = [
         ],
         {"optax.yogi": (lambda: refopt.yogi(lr=1e-2), lambda: O.yogi(1e-2))},
         "The total row is dominated by optax's bias correction (refopt.yogi has no knob for it): at "
-        "t = 1 the corrected step is about lr g/(|g| + eps), the uncorrected one 0.1 lr g/(sqrt(1e-3)|g| + eps).",
+        "t = 1 the corrected step is about lr g/(|g| + eps), the uncorrected one "
+        "0.1 lr g/(sqrt(1e-3)|g| + eps).",
     ),
     Spec(
         "AdaBelief",
