@@ -205,8 +205,9 @@ SPECS = [
         {"torch.optim.Adadelta": (lambda: refopt.adadelta(lr=1.0), lambda: T.Adadelta()),
          "optax.adadelta": (lambda: refopt.adadelta(lr=1.0), lambda: O.adadelta(1.0)),
          "keras.optimizers.Adadelta": (lambda: refopt.adadelta(lr=1e-3), lambda: K.Adadelta())},
-        "AdaDelta's step starts near sqrt(eps) |g|/|g| = 1e-3 and grows with the stored squared steps, "
-        "so eps sets its scale: the eps row is large by design, not by accident.",
+        "AdaDelta's first step is about sqrt(eps/(1-rho)) sign(g) where |g| >> sqrt(eps) (4.5e-3 at the "
+        "paper's values) and later steps grow from the stored squared steps, so eps sets the scale of "
+        "the whole run: its row is large by construction (sqrt(10) at step 1).",
     ),
     Spec(
         "Adam",
