@@ -7,8 +7,8 @@ against keras 3.15.1 on the JAX backend by ``tests/flavors/test_keras.py``). Rea
 lion,adafactor,lamb}.py`` of keras 3.15.1. Each constructor is the canonical rule with Keras's
 knobs set, or a rule of its own below where Keras's algorithm is not the paper's:
 
-* ``Adam`` and ``AdamW``: Kingma & Ba's "epsilon-hat" form (Section 2, the paragraph after
-  Algorithm 1): :math:`\alpha_t = \eta\sqrt{1-\beta_2^t}/(1-\beta_1^t)`,
+* ``Adam`` and ``AdamW``: Kingma & Ba's "epsilon-hat" form (end of Section 2, just before
+  Section 2.1): :math:`\alpha_t = \eta\sqrt{1-\beta_2^t}/(1-\beta_1^t)`,
   :math:`w_t = w_{t-1} - \alpha_t m_t/(\sqrt{s_t} + \hat\epsilon)`. That is the canonical
   Adam with eps :math:`\hat\epsilon/\sqrt{1-\beta_2^t}` outside :math:`\sqrt{\hat s_t}`
   (exact in real arithmetic), so eps weighs :math:`1/\sqrt{1-\beta_2^t}` times more early
