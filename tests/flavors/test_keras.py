@@ -71,10 +71,10 @@ def _run(name, kwargs, rtol=RTOL):
 def float64_mean(monkeypatch):
     """keras 3.15.1's JAX ``ops.mean`` accumulates in ``result_type(x.dtype, "float32")``,
     which Keras's promotion makes float32 even for float64 input (see
-    ``test_keras_mean_of_float64_is_float32_accurate``; the 32-bit demotion in keras's
-    ``_lattice_result_type`` is keras-team/keras#23223, whose fix #23225 does not reach
-    ``mean`` in 3.15.1): Adafactor's row/column means and RMS then carry float32 rounding. Patched to the input's dtype, Keras's Adafactor is
-    compared in float64 like the rest; unpatched it is compared at float32's level below."""
+    ``test_keras_mean_of_float64_is_float32_accurate``; keras-team/keras#23223 reports the
+    same 32-bit demotion by keras's ``result_type`` for other ops): Adafactor's row/column
+    means and RMS then carry float32 rounding. Patched to the input's dtype, Keras's Adafactor
+    is compared in float64 like the rest; unpatched it is compared at float32's level below."""
     os.environ.setdefault("KERAS_BACKEND", "jax")
     import jax.numpy as jnp
     import keras.src.backend.jax.numpy as knp
