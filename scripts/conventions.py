@@ -623,7 +623,9 @@ Muon and with `decoupled_weight_decay=True`; keras's `weight_decay` lives in the
 and is always decoupled, w -= w lambda lr before the step (keras/src/optimizers/base_optimizer.py,
 `_apply_weight_decay`); optax adds decay as a separate transformation (`add_decayed_weights`)
 where an alias offers it. keras's default epsilon is 1e-7 everywhere, torch's and optax's 1e-8
-for the Adam family.
+for the Adam family. torch's `maximize=True` negates the gradient before anything else (torch
+only). keras's learning rate may be a schedule of the 0-based iteration count; refopt's
+schedules take the 1-based step t, and the keras flavors take a constant lr.
 """
 
 
