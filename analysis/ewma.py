@@ -12,7 +12,7 @@ from scipy.signal import lfilter
 
 import refopt
 
-from .claim import Verdict, claim
+from .claim import Verdict, claim, figure
 
 
 def adam_moments(x: np.ndarray, beta1: float, beta2: float = 0.999) -> tuple[np.ndarray, np.ndarray]:
@@ -177,3 +177,33 @@ def ewma_window(quick: bool) -> Verdict:
         f"beta = 0.9 (closed form 19, Monte-Carlo within {worst_sma:.1%}). The notes' reading "
         "holds for the order of magnitude and the e-folding time; a literal window of "
         "1/(1-beta) points is about half the equivalent one."))
+
+
+@figure("ewma_weights")
+def ewma_weights_figure(quick: bool, outdir) -> None:
+    """The weight of each past gradient in refopt.adam's m_T (read off the rule by unit
+    impulses), over the closed form (1 - beta) beta^k, with the 1/(1 - beta) 'window'."""
+    import matplotlib.pyplot as plt
+    T = 60 if quick else 120
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10.0, 3.8))
+    for beta in (0.5, 0.8, 0.9):
+        k = np.arange(T)
+        line, = ax.plot(k, impulse_weights(beta, T), "o", ms=3, label=f"beta = {beta}: refopt.adam m_T")
+        ax.plot(k, (1 - beta) * beta**k, "-", lw=0.8, color=line.get_color())
+        ax.axvline(1 / (1 - beta), ls=":", lw=0.8, color=line.get_color())
+        t = np.arange(1, T + 1)
+        bx.plot(t, [impulse_weights(beta, n).sum() for n in t], "o", ms=3, color=line.get_color(),
+                label=f"beta = {beta}")
+        bx.plot(t, 1 - beta**t, "-", lw=0.8, color=line.get_color())
+    ax.set_xlim(0, 40)
+    ax.set_xlabel("age k of the gradient (steps back)")
+    ax.set_ylabel("weight in m_T")
+    ax.set_title("weights (1-beta) beta^k; dotted: 1/(1-beta)")
+    ax.legend(fontsize=8)
+    bx.set_xlabel("step t")
+    bx.set_ylabel("sum of the weights")
+    bx.set_title("their sum 1 - beta^t: the bias correction removes")
+    bx.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(outdir / "ewma_weights.png", dpi=120)
+    plt.close(fig)

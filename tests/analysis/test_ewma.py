@@ -49,3 +49,10 @@ def test_ewma_window_verdict_and_figures():
     assert abs(v.figures["equivalent_sma_beta0.9"] / 19 - 1) < 0.1
     assert abs(v.figures["equivalent_sma_beta0.5"] / 3 - 1) < 0.1
     assert v.figures["equivalent_sma_beta0.9"] > 1.5 * 10  # not the notes' 10 points
+
+
+def test_ewma_weights_figure_is_written(tmp_path):
+    from analysis.ewma import ewma_weights_figure
+    ewma_weights_figure(True, tmp_path)
+    png = tmp_path / "ewma_weights.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
