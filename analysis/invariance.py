@@ -11,24 +11,14 @@ import numpy as np
 
 import refopt
 
+from .adam_limits import displacements
 from .claim import Verdict, claim, figure
-
-
-def steps_on_stream(opt, grads: np.ndarray):
-    """(w_{t-1} - w_t for each t, the final state) of ``opt`` fed the fixed stream ``grads``."""
-    w = np.zeros(grads.shape[1])
-    state, out = opt.init(w), []
-    for g in grads:
-        w_new, state = opt.step(w, g, state)
-        out.append(w - w_new)
-        w = w_new
-    return np.array(out), state
 
 
 def eps_deviation(x: np.ndarray, eps: float = 1e-8, lr: float = 1e-3, t: int = 5) -> np.ndarray:
     """1 - |step|/lr of Adam after t constant gradients of size x eps (one coordinate each)."""
     g = np.tile(x * eps, (t, 1))
-    steps, _ = steps_on_stream(refopt.adam(lr=lr, eps=eps), g)
+    steps = displacements(refopt.adam(lr=lr, eps=eps), g)
     return 1 - steps[-1] / lr
 
 
@@ -41,14 +31,14 @@ def adam_scale_invariance(quick: bool) -> Verdict:
     rng = np.random.default_rng(0)
     T = 50 if quick else 300
     g = rng.standard_normal((T, 8)) + 0.3
-    base, _ = steps_on_stream(refopt.adam(lr=1e-3, eps=0.0), g)
+    base = displacements(refopt.adam(lr=1e-3, eps=0.0), g)
     cs = np.logspace(-12, 12, 9 if quick else 25)
-    gap0 = max(float(np.max(np.abs(steps_on_stream(refopt.adam(lr=1e-3, eps=0.0), c * g)[0] - base)
+    gap0 = max(float(np.max(np.abs(displacements(refopt.adam(lr=1e-3, eps=0.0), c * g) - base)
                             / np.abs(base))) for c in cs)
-    pow2 = steps_on_stream(refopt.adam(lr=1e-3, eps=0.0), 2.0**-40 * g)[0]
+    pow2 = displacements(refopt.adam(lr=1e-3, eps=0.0), 2.0**-40 * g)
     # eps > 0: the step is the eps = 0 step times sqrt(v_hat)/(sqrt(v_hat) + eps), per coordinate
     c, eps = 1e-7, 1e-8
-    with_eps, _ = steps_on_stream(refopt.adam(lr=1e-3, eps=eps), c * g)
+    with_eps = displacements(refopt.adam(lr=1e-3, eps=eps), c * g)
     opt0 = refopt.adam(lr=1e-3, eps=0.0)
     w, state, predicted = np.zeros(g.shape[1]), opt0.init(np.zeros(g.shape[1])), []
     for t, gt in enumerate(c * g, start=1):
@@ -102,7 +92,7 @@ def adam_layer_scale(quick: bool) -> Verdict:
         for scale in LAYER_SCALES:
             for kind, stream in (("clean", np.full((T, n), scale)),
                                  ("noisy", scale * (1.0 + 0.5 * shape))):
-                d, _ = steps_on_stream(opt, stream)
+                d = displacements(opt, stream)
                 steps[(name, scale, kind)] = float(np.mean(np.abs(d))) / lr
     lo, hi = LAYER_SCALES
     snr_closed = 1 / np.sqrt(1 + 0.5**2)  # |E g| / sqrt(E g^2) for g = 1 + 0.5 N(0,1)
