@@ -19,7 +19,7 @@ knobs set, or a rule of its own below where Keras's algorithm is not the paper's
   (``refopt.adamax``, torch and optax put it inside the max, :math:`\max(\beta_2 u, |g| + \epsilon)`).
 * ``Nadam``: torch's NAdam momentum schedule with Keras's decay per step,
   :math:`\mu_t = \beta_1(1 - \tfrac12 0.96^{t})` (torch: :math:`0.96^{0.004 t}`), i.e.
-  ``refopt.flavors.torch._nadam_update`` with ``momentum_decay = 1``.
+  ``refopt.flavors.torch_rules.nadam_update`` with ``momentum_decay = 1``.
 * ``SGD`` and ``RMSprop(momentum>0)``: Keras keeps the velocity with the lr inside,
   :math:`v_t = \mu v_{t-1} - \eta g_t,\ w_t = w_{t-1} + v_t` (Nesterov:
   :math:`w_{t-1} + \mu v_t - \eta g_t`), which is ``refopt.momentum`` /
@@ -56,7 +56,8 @@ from .. import tree
 from ..backend import array_namespace, zeros_like
 from ..core import NONNEGATIVE, UNIT, Interval, Optimizer, number, rule
 from ..rules.muon import flag
-from .torch import TorchNAdamState, _nadam_update, decoupled
+from .torch import decoupled
+from .torch_rules import TorchNAdamState, nadam_update
 
 PREFIX = "keras.optimizers."
 __all__ = ["SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam", "Lion", "Adafactor",
@@ -198,10 +199,10 @@ def Adamax(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_d
 
 
 def Nadam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None, **base):
-    r"""``keras.optimizers.Nadam``: torch's NAdam rule (``_nadam_update``) with the momentum
+    r"""``keras.optimizers.Nadam``: torch's NAdam rule (``torch_rules.nadam_update``) with the momentum
     schedule :math:`\mu_t = \beta_1(1 - \tfrac12 0.96^t)`, i.e. ``momentum_decay = 1``."""
     lr = _base(learning_rate, base)
-    opt = rule("keras.Nadam", TorchNAdamState, lambda w: (zeros_like(w), zeros_like(w)), _nadam_update,
+    opt = rule("keras.Nadam", TorchNAdamState, lambda w: (zeros_like(w), zeros_like(w)), nadam_update,
                {"lr": (lr, NONNEGATIVE), "beta1": (beta_1, UNIT), "beta2": (beta_2, UNIT),
                 "eps": (epsilon, NONNEGATIVE), "momentum_decay": (1.0, NONNEGATIVE)})
     return _decay(opt, lr, weight_decay)

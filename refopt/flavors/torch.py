@@ -3,20 +3,10 @@ r"""``torch.optim``'s optimizers as refopt optimizers: torch's names, defaults a
 ``refopt.flavors.torch.Adam(lr=1e-3, betas=(0.9, 0.999), ...)`` gives the numbers of
 ``torch.optim.Adam`` with the same arguments (checked to 1e-10 relative in float64 by
 ``tests/flavors/test_torch.py``). Each constructor is the canonical rule with torch's knobs
-set; three are rules of their own, below, because torch's algorithm is not the paper's:
-
-* ``SGD(dampening>0)``: torch stores :math:`b_1 = g_1` undamped, then
-  :math:`b_t = \mu b_{t-1} + (1-\tau) g_t`: not the heavy-ball rule with a scaled gradient.
-* ``NAdam``: the momentum schedule :math:`\mu_t = \beta_1(1 - \tfrac12\,0.96^{t\psi})` with
-  products of the :math:`\mu_i` as bias corrections (Dozat's form has a constant
-  :math:`\beta_1`).
-* ``Adafactor``: :math:`\epsilon_1` clamps the denominators instead of being added to
-  :math:`G^2`, the parameter RMS is read before the decoupled decay, and the decay is applied
-  to the parameters the step then moves.
-* ``Muon``: the Newton-Schulz input is divided by :math:`\max(\lVert X\rVert_F, \epsilon)`
-  (Keller's reference: :math:`\lVert X\rVert_F + \epsilon`), ``adjust_lr_fn`` picks the
-  shape factor, and the decay uses the unadjusted lr. torch runs Newton-Schulz in bfloat16;
-  this flavor runs it in the params' dtype (see ``tests/flavors/test_torch.py`` for both).
+set; four are rules of their own, because torch's algorithm is not the paper's: ``SGD`` with
+``dampening > 0``, ``NAdam`` (torch's momentum schedule), ``Adafactor`` (eps1 as clamps, its
+decay order) and ``Muon`` (its normalisation and lr adjustment). Their update rules are in
+``refopt.flavors.torch_rules``, whose docstring says how each differs.
 
 Conventions shared by all: ``weight_decay`` is coupled L2 (:math:`g \leftarrow g + \lambda w`,
 ``refopt.coupled_weight_decay``) except for ``AdamW``, ``Muon``, ``Adafactor`` and
@@ -28,14 +18,16 @@ from __future__ import annotations
 
 import math
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any
 
 import refopt
 
 from .. import tree
-from ..backend import array_namespace, zeros_like
+from ..backend import zeros_like
 from ..core import NONNEGATIVE, UNIT, Interval, Optimizer, number, rule
 from ..rules.muon import flag, matrix_check, ns_settings
+from .torch_rules import (DampenedMomentumState, TorchAdafactorState, TorchMuonState, TorchNAdamState,
+                          adafactor_init, adafactor_update, dampened_update, muon_update, nadam_update)
 
 PREFIX = "torch.optim."
 __all__ = ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
@@ -80,18 +72,6 @@ def _betas(betas: Any) -> tuple[float, float]:
 
 # --- SGD ----------------------------------------------------------------------------------
 
-class DampenedMomentumState(NamedTuple):
-    t: int
-    b: object  # torch's momentum_buffer
-
-
-def _dampened_update(w, g, b, *, t, lr, momentum, dampening):
-    # b_1 = g_1 (torch's documented choice); the EMA-like damping only from step 2
-    b = g if t == 1 else momentum * b + (1 - dampening) * g
-    w = w - lr * b
-    return w, b
-
-
 def SGD(lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *, maximize=False):
     r"""``torch.optim.SGD``. ``momentum=0``: ``refopt.sgd``; ``dampening=0``: ``refopt.momentum``
     (``nesterov=True``: ``refopt.nesterov_reformulated``); otherwise torch's own
@@ -107,7 +87,7 @@ def SGD(lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *, max
     elif dampening == 0:
         opt = refopt.momentum(lr=lr, beta1=momentum)
     else:
-        opt = rule("torch.SGD", DampenedMomentumState, lambda w: (zeros_like(w),), _dampened_update,
+        opt = rule("torch.SGD", DampenedMomentumState, lambda w: (zeros_like(w),), dampened_update,
                    {"lr": (lr, NONNEGATIVE), "momentum": (momentum, UNIT),
                     "dampening": (dampening, Interval(0.0, 1.0, hi_open=False))})
     return _finish(opt, lr, weight_decay, maximize)
@@ -180,44 +160,13 @@ def Adamax(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, *, maximize=Fa
     return _finish(refopt.adamax(lr=lr, beta1=beta1, beta2=beta2, eps=eps), lr, weight_decay, maximize)
 
 
-class TorchNAdamState(NamedTuple):
-    t: int
-    m: object
-    s: object
-
-
-def _mu(t, beta1, psi):
-    return beta1 * (1 - 0.5 * 0.96 ** (t * psi))
-
-
-def _nadam_update(w, g, m, s, *, t, lr, beta1, beta2, eps, momentum_decay):
-    r"""Dozat's NAdam with torch's momentum schedule :math:`\mu_t`:
-
-    .. math::
-
-        \hat m_t = \frac{\mu_{t+1} m_t}{1 - \prod_{i \le t+1} \mu_i}
-                 + \frac{(1-\mu_t) g_t}{1 - \prod_{i \le t} \mu_i}
-    """
-    xp = array_namespace(w)
-    mu_product = 1.0
-    for i in range(1, t + 1):  # torch keeps this product in its state; it is a function of t
-        mu_product *= _mu(i, beta1, momentum_decay)
-    mu_t, mu_next = _mu(t, beta1, momentum_decay), _mu(t + 1, beta1, momentum_decay)
-    m = beta1 * m + (1 - beta1) * g
-    s = beta2 * s + (1 - beta2) * g * g
-    denom = xp.sqrt(s / (1 - beta2**t)) + eps
-    m_bar = (1 - mu_t) / (1 - mu_product) * g + mu_next / (1 - mu_product * mu_next) * m
-    w = w - lr * m_bar / denom
-    return w, m, s
-
-
 def NAdam(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
           decoupled_weight_decay=False, *, maximize=False):
-    """``torch.optim.NAdam``: its own rule (``_nadam_update``), because torch's momentum
+    """``torch.optim.NAdam``: its own rule (``torch_rules.nadam_update``), because torch's momentum
     coefficient changes with t (``momentum_decay`` psi); with psi -> inf it is
     ``refopt.nadam``'s constant-beta1 form."""
     beta1, beta2 = _betas(betas)
-    opt = rule("torch.NAdam", TorchNAdamState, lambda w: (zeros_like(w), zeros_like(w)), _nadam_update,
+    opt = rule("torch.NAdam", TorchNAdamState, lambda w: (zeros_like(w), zeros_like(w)), nadam_update,
                {"lr": (lr, NONNEGATIVE), "beta1": (beta1, UNIT), "beta2": (beta2, UNIT),
                 "eps": (eps, NONNEGATIVE), "momentum_decay": (momentum_decay, NONNEGATIVE)})
     return _finish(opt, lr, weight_decay, maximize, flag("decoupled_weight_decay", decoupled_weight_decay))
@@ -237,62 +186,8 @@ def RAdam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weigh
 
 # --- Adafactor ----------------------------------------------------------------------------
 
-class TorchAdafactorState(NamedTuple):
-    t: int
-    row: object       # mean of g^2 over the last axis (rank >= 2), else ()
-    col: object       # mean over the second-to-last axis (rank >= 2), else ()
-    variance: object  # the whole second moment (rank < 2), else ()
-
-
-def _adafactor_init(w):
-    if len(w.shape) < 2:
-        return (), (), zeros_like(w)
-    xp = array_namespace(w)
-    row = xp.zeros((*w.shape[:-1], 1), dtype=w.dtype)
-    col = xp.zeros((*w.shape[:-2], 1, w.shape[-1]), dtype=w.dtype)
-    return row, col, ()
-
-
-def _adafactor_update(w, g, row, col, variance, *, t, lr, beta2_decay, eps1, eps2, d, weight_decay):
-    r"""torch's Adafactor: the paper's relative step and clipping, :math:`\epsilon_1` as clamps.
-
-    .. math::
-
-        \hat\beta_{2t} = 1 - t^{c},\quad
-        \alpha_t = \max(\epsilon_2, \mathrm{RMS}(w_{t-1}))\min(\eta, 1/\sqrt t),\quad
-        w \leftarrow w(1 - \eta\lambda) \\
-        R_t = \hat\beta_{2t} R_{t-1} + (1-\hat\beta_{2t})\,\mathrm{mean}_{\text{cols}}(G^2),\quad
-        C_t = \hat\beta_{2t} C_{t-1} + (1-\hat\beta_{2t})\,\mathrm{mean}_{\text{rows}}(G^2) \\
-        \hat V_t = R_t C_t / \max(\mathrm{mean}(R_t), \epsilon_1),\quad
-        U_t = G / \sqrt{\max(\hat V_t, \epsilon_1^2)},\quad
-        w_t = w - \alpha_t U_t / \max(1, \mathrm{RMS}(U_t)/d)
-    """
-    xp = array_namespace(w)
-    eps1 = float(xp.finfo(w.dtype).eps) if eps1 is None else eps1
-    new = t ** beta2_decay                        # 1 - beta2_t: the weight of the new statistic
-    alpha = xp.maximum(_rms(xp, w), xp.asarray(eps2, dtype=w.dtype)) * min(lr, 1 / math.sqrt(t))
-    w = w * (1 - lr * weight_decay)
-    g2 = g * g
-    if len(w.shape) >= 2:
-        row = row + new * (xp.mean(g2, axis=-1, keepdims=True) - row)
-        col = col + new * (xp.mean(g2, axis=-2, keepdims=True) - col)
-        row_mean = xp.mean(row, axis=-2, keepdims=True)
-        v_hat = (row @ col) / xp.maximum(row_mean, xp.asarray(eps1, dtype=w.dtype))
-    else:
-        variance = variance + new * (g2 - variance)
-        v_hat = variance
-    u = g / xp.sqrt(xp.maximum(v_hat, xp.asarray(eps1 * eps1, dtype=w.dtype)))
-    clip = xp.maximum(_rms(xp, u) / d, xp.asarray(1.0, dtype=w.dtype))
-    w = w - alpha / clip * u
-    return w, row, col, variance
-
-
-def _rms(xp, x):
-    return xp.sqrt(xp.mean(x * x))
-
-
 def Adafactor(lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0, *, maximize=False):
-    """``torch.optim.Adafactor``: its own rule (``_adafactor_update``; torch's clamps and decay
+    """``torch.optim.Adafactor``: its own rule (``torch_rules.adafactor_update``; torch's clamps and decay
     order differ from ``refopt.adafactor``, which adds eps1 to G^2). ``eps = (eps1, eps2)``;
     ``eps1=None`` is the params' dtype's machine epsilon, as in torch."""
     if not isinstance(eps, (tuple, list)) or len(eps) != 2:
@@ -300,7 +195,7 @@ def Adafactor(lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0
     eps1 = None if eps[0] is None else number("eps[0]", eps[0], NONNEGATIVE)
     if not isinstance(beta2_decay, (int, float)) or not beta2_decay <= 0:
         raise ValueError(f"beta2_decay must be a number <= 0, got {beta2_decay!r}")
-    opt = rule("torch.Adafactor", TorchAdafactorState, _adafactor_init, _adafactor_update,
+    opt = rule("torch.Adafactor", TorchAdafactorState, adafactor_init, adafactor_update,
                {"lr": (lr, NONNEGATIVE), "beta2_decay": (float(beta2_decay), None), "eps1": (eps1, None),
                 "eps2": (eps[1], NONNEGATIVE), "d": (d, Interval(0.0, lo_open=True)),
                 "weight_decay": (weight_decay, NONNEGATIVE)})
@@ -309,50 +204,14 @@ def Adafactor(lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0
 
 # --- Muon ---------------------------------------------------------------------------------
 
-class TorchMuonState(NamedTuple):
-    t: int
-    b: object  # momentum buffer, EMA form (torch's lerp)
-
-
-def _newton_schulz(X, steps, coefficients, eps):
-    """torch's ``_zeropower_via_newtonschulz`` in the input's dtype (torch: bfloat16)."""
-    xp = array_namespace(X)
-    a, b, c = coefficients
-    tall = X.shape[0] > X.shape[1]
-    X = xp.matrix_transpose(X) if tall else X
-    X = X / xp.maximum(xp.linalg.matrix_norm(X), xp.asarray(eps, dtype=X.dtype))
-    for _ in range(steps):
-        A = X @ xp.matrix_transpose(X)
-        X = a * X + (b * A + c * (A @ A)) @ X
-    return xp.matrix_transpose(X) if tall else X
-
-
-def _lr_ratio(shape, adjust_lr_fn):
-    rows, cols = shape
-    if adjust_lr_fn == "match_rms_adamw":
-        return 0.2 * math.sqrt(max(rows, cols))
-    return math.sqrt(max(1.0, rows / cols))
-
-
-def _muon_update(w, g, b, *, t, lr, weight_decay, momentum, nesterov, ns_coefficients, eps,
-                 ns_steps, adjust_lr_fn):
-    r""":math:`B_t = \mu B_{t-1} + (1-\mu) G_t`, :math:`U_t = (1-\mu) G_t + \mu B_t` (Nesterov)
-    or :math:`B_t`, :math:`w_t = w_{t-1}(1-\eta\lambda) - \eta\,r(\text{shape})\,\mathrm{NS}(U_t)`."""
-    b = momentum * b + (1 - momentum) * g
-    u = (1 - momentum) * g + momentum * b if nesterov else b
-    o = _newton_schulz(u, ns_steps, ns_coefficients, eps)
-    w = w * (1 - lr * weight_decay) - (lr * _lr_ratio(w.shape, adjust_lr_fn)) * o
-    return w, b
-
-
 def Muon(lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True, ns_coefficients=(3.4445, -4.775, 2.0315),
          eps=1e-7, ns_steps=5, adjust_lr_fn=None):
-    """``torch.optim.Muon`` (2-D params only): its own rule (``_muon_update``) for torch's
+    """``torch.optim.Muon`` (2-D params only): its own rule (``torch_rules.muon_update``) for torch's
     ``max(norm, eps)`` normalisation and ``adjust_lr_fn`` (None/"original": Keller's
     ``sqrt(max(1, rows/cols))``; "match_rms_adamw": Moonlight's ``0.2 sqrt(max(rows, cols))``)."""
     if adjust_lr_fn not in (None, "original", "match_rms_adamw"):
         raise ValueError(f"adjust_lr_fn must be None, 'original' or 'match_rms_adamw', got {adjust_lr_fn!r}")
-    return rule("torch.Muon", TorchMuonState, lambda w: (zeros_like(w),), _muon_update,
+    return rule("torch.Muon", TorchMuonState, lambda w: (zeros_like(w),), muon_update,
                 {"lr": (lr, NONNEGATIVE), "weight_decay": (weight_decay, NONNEGATIVE),
                  "momentum": (momentum, UNIT), "nesterov": (flag("nesterov", nesterov), None),
                  "ns_coefficients": (ns_settings(ns_steps, ns_coefficients), None),

@@ -1,0 +1,172 @@
+r"""The update rules of ``torch.optim`` optimizers that are not the paper's: each a rule of its
+own (State NamedTuple, per-leaf update, init), used by the constructors of
+``refopt.flavors.torch`` (and ``nadam_update`` by ``refopt.flavors.keras``):
+
+* ``dampened_update`` (``SGD(dampening>0)``): torch stores :math:`b_1 = g_1` undamped, then
+  :math:`b_t = \mu b_{t-1} + (1-\tau) g_t`: not the heavy-ball rule with a scaled gradient.
+* ``nadam_update`` (``NAdam``): the momentum schedule
+  :math:`\mu_t = \beta_1(1 - \tfrac12\,0.96^{t\psi})` with products of the :math:`\mu_i` as
+  bias corrections (Dozat's form has a constant :math:`\beta_1`).
+* ``adafactor_update`` (``Adafactor``): :math:`\epsilon_1` clamps the denominators instead of
+  being added to :math:`G^2`, the parameter RMS is read before the decoupled decay, and the
+  decay is applied to the parameters the step then moves.
+* ``muon_update`` (``Muon``): the Newton-Schulz input is divided by
+  :math:`\max(\lVert X\rVert_F, \epsilon)` (Keller's reference:
+  :math:`\lVert X\rVert_F + \epsilon`), ``adjust_lr_fn`` picks the shape factor, and the
+  decay uses the unadjusted lr. torch runs Newton-Schulz in bfloat16; this rule runs it in
+  the params' dtype (see ``tests/flavors/test_torch.py`` for both).
+
+The state classes keep their names (``TorchNAdamState``, ...): test vectors record a state by
+its class name, and ``refopt.flavors.torch`` re-exports them, so checkpoints that name them
+under that module still load.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from ..backend import array_namespace, zeros_like
+
+__all__ = ["DampenedMomentumState", "dampened_update", "TorchNAdamState", "nadam_update",
+           "TorchAdafactorState", "adafactor_init", "adafactor_update", "TorchMuonState", "muon_update"]
+
+
+# --- SGD with dampening -------------------------------------------------------------------
+
+class DampenedMomentumState(NamedTuple):
+    t: int
+    b: object  # torch's momentum_buffer
+
+
+def dampened_update(w, g, b, *, t, lr, momentum, dampening):
+    # b_1 = g_1 (torch's documented choice); the EMA-like damping only from step 2
+    b = g if t == 1 else momentum * b + (1 - dampening) * g
+    w = w - lr * b
+    return w, b
+
+
+# --- NAdam --------------------------------------------------------------------------------
+
+class TorchNAdamState(NamedTuple):
+    t: int
+    m: object
+    s: object
+
+
+def _mu(t, beta1, psi):
+    return beta1 * (1 - 0.5 * 0.96 ** (t * psi))
+
+
+def nadam_update(w, g, m, s, *, t, lr, beta1, beta2, eps, momentum_decay):
+    r"""Dozat's NAdam with torch's momentum schedule :math:`\mu_t`:
+
+    .. math::
+
+        \hat m_t = \frac{\mu_{t+1} m_t}{1 - \prod_{i \le t+1} \mu_i}
+                 + \frac{(1-\mu_t) g_t}{1 - \prod_{i \le t} \mu_i}
+    """
+    xp = array_namespace(w)
+    mu_product = 1.0
+    for i in range(1, t + 1):  # torch keeps this product in its state; it is a function of t
+        mu_product *= _mu(i, beta1, momentum_decay)
+    mu_t, mu_next = _mu(t, beta1, momentum_decay), _mu(t + 1, beta1, momentum_decay)
+    m = beta1 * m + (1 - beta1) * g
+    s = beta2 * s + (1 - beta2) * g * g
+    denom = xp.sqrt(s / (1 - beta2**t)) + eps
+    m_bar = (1 - mu_t) / (1 - mu_product) * g + mu_next / (1 - mu_product * mu_next) * m
+    w = w - lr * m_bar / denom
+    return w, m, s
+
+
+# --- Adafactor ----------------------------------------------------------------------------
+
+class TorchAdafactorState(NamedTuple):
+    t: int
+    row: object       # mean of g^2 over the last axis (rank >= 2), else ()
+    col: object       # mean over the second-to-last axis (rank >= 2), else ()
+    variance: object  # the whole second moment (rank < 2), else ()
+
+
+def adafactor_init(w):
+    if len(w.shape) < 2:
+        return (), (), zeros_like(w)
+    xp = array_namespace(w)
+    row = xp.zeros((*w.shape[:-1], 1), dtype=w.dtype)
+    col = xp.zeros((*w.shape[:-2], 1, w.shape[-1]), dtype=w.dtype)
+    return row, col, ()
+
+
+def adafactor_update(w, g, row, col, variance, *, t, lr, beta2_decay, eps1, eps2, d, weight_decay):
+    r"""torch's Adafactor: the paper's relative step and clipping, :math:`\epsilon_1` as clamps.
+
+    .. math::
+
+        \hat\beta_{2t} = 1 - t^{c},\quad
+        \alpha_t = \max(\epsilon_2, \mathrm{RMS}(w_{t-1}))\min(\eta, 1/\sqrt t),\quad
+        w \leftarrow w(1 - \eta\lambda) \\
+        R_t = \hat\beta_{2t} R_{t-1} + (1-\hat\beta_{2t})\,\mathrm{mean}_{\text{cols}}(G^2),\quad
+        C_t = \hat\beta_{2t} C_{t-1} + (1-\hat\beta_{2t})\,\mathrm{mean}_{\text{rows}}(G^2) \\
+        \hat V_t = R_t C_t / \max(\mathrm{mean}(R_t), \epsilon_1),\quad
+        U_t = G / \sqrt{\max(\hat V_t, \epsilon_1^2)},\quad
+        w_t = w - \alpha_t U_t / \max(1, \mathrm{RMS}(U_t)/d)
+    """
+    xp = array_namespace(w)
+    eps1 = float(xp.finfo(w.dtype).eps) if eps1 is None else eps1
+    new = t ** beta2_decay                        # 1 - beta2_t: the weight of the new statistic
+    alpha = xp.maximum(_rms(xp, w), xp.asarray(eps2, dtype=w.dtype)) * min(lr, 1 / math.sqrt(t))
+    w = w * (1 - lr * weight_decay)
+    g2 = g * g
+    if len(w.shape) >= 2:
+        row = row + new * (xp.mean(g2, axis=-1, keepdims=True) - row)
+        col = col + new * (xp.mean(g2, axis=-2, keepdims=True) - col)
+        row_mean = xp.mean(row, axis=-2, keepdims=True)
+        v_hat = (row @ col) / xp.maximum(row_mean, xp.asarray(eps1, dtype=w.dtype))
+    else:
+        variance = variance + new * (g2 - variance)
+        v_hat = variance
+    u = g / xp.sqrt(xp.maximum(v_hat, xp.asarray(eps1 * eps1, dtype=w.dtype)))
+    clip = xp.maximum(_rms(xp, u) / d, xp.asarray(1.0, dtype=w.dtype))
+    w = w - alpha / clip * u
+    return w, row, col, variance
+
+
+def _rms(xp, x):
+    return xp.sqrt(xp.mean(x * x))
+
+
+# --- Muon ---------------------------------------------------------------------------------
+
+class TorchMuonState(NamedTuple):
+    t: int
+    b: object  # momentum buffer, EMA form (torch's lerp)
+
+
+def _newton_schulz(X, steps, coefficients, eps):
+    """torch's ``_zeropower_via_newtonschulz`` in the input's dtype (torch: bfloat16)."""
+    xp = array_namespace(X)
+    a, b, c = coefficients
+    tall = X.shape[0] > X.shape[1]
+    X = xp.matrix_transpose(X) if tall else X
+    X = X / xp.maximum(xp.linalg.matrix_norm(X), xp.asarray(eps, dtype=X.dtype))
+    for _ in range(steps):
+        A = X @ xp.matrix_transpose(X)
+        X = a * X + (b * A + c * (A @ A)) @ X
+    return xp.matrix_transpose(X) if tall else X
+
+
+def _lr_ratio(shape, adjust_lr_fn):
+    rows, cols = shape
+    if adjust_lr_fn == "match_rms_adamw":
+        return 0.2 * math.sqrt(max(rows, cols))
+    return math.sqrt(max(1.0, rows / cols))
+
+
+def muon_update(w, g, b, *, t, lr, weight_decay, momentum, nesterov, ns_coefficients, eps,
+                 ns_steps, adjust_lr_fn):
+    r""":math:`B_t = \mu B_{t-1} + (1-\mu) G_t`, :math:`U_t = (1-\mu) G_t + \mu B_t` (Nesterov)
+    or :math:`B_t`, :math:`w_t = w_{t-1}(1-\eta\lambda) - \eta\,r(\text{shape})\,\mathrm{NS}(U_t)`."""
+    b = momentum * b + (1 - momentum) * g
+    u = (1 - momentum) * g + momentum * b if nesterov else b
+    o = _newton_schulz(u, ns_steps, ns_coefficients, eps)
+    w = w * (1 - lr * weight_decay) - (lr * _lr_ratio(w.shape, adjust_lr_fn)) * o
+    return w, b
