@@ -48,11 +48,8 @@ import math
 from functools import partial
 from typing import Any, NamedTuple
 
-import numpy as np
-
 import refopt
 
-from .. import tree
 from ..backend import array_namespace, zeros_like
 from ..core import NONNEGATIVE, UNIT, Interval, Optimizer, number, rule
 from ..rules.muon import flag
@@ -239,55 +236,13 @@ def Lamb(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_dec
 
 # --- the framework side, examples, perturbations -------------------------------------------
 
-class _Adapter(NamedTuple):
-    name: str
-    init: Any
-    step: Any
-
-
-def _keras_optimizer(cls: Any, **kwargs: Any) -> _Adapter:
-    """``cls(**kwargs)`` over ``keras.Variable``s made from the params' NumPy leaves, stepped
-    by a jitted ``stateless_apply`` (Keras's pure update: the same ``update_step`` code, run
-    once traced instead of op by op). floatx is the params' dtype while it is built, so the
-    learning-rate variable and NAdam's ``u_product`` carry the same precision."""
-    import jax
-    import keras
-
-    def init(params: Any) -> Any:
-        spec = tree.structure(params)
-        leaves = [np.asarray(w) for _, w in tree.leaves_with_paths(params)]
-        old = keras.config.floatx()
-        keras.config.set_floatx(str(leaves[0].dtype) if leaves else old)
-        try:
-            variables = [keras.Variable(w, dtype=str(w.dtype)) for w in leaves]
-            opt = cls(**kwargs)
-            opt.build(variables)
-        finally:
-            keras.config.set_floatx(old)
-        return spec, jax.jit(opt.stateless_apply), [v.value for v in opt.variables]
-
-    def step(params: Any, grads: Any, state: Any) -> tuple[Any, Any]:
-        spec, apply, opt_vars = state
-        ws = [np.asarray(w) for w in tree.leaves_like(spec, params, "params")]
-        gs = [np.asarray(g) for g in tree.leaves_like(spec, grads, "grads")]
-        new, opt_vars = apply(opt_vars, gs, ws)
-        return tree.unflatten(spec, [np.asarray(w).copy() for w in new]), (spec, apply, opt_vars)
-
-    return _Adapter(f"keras.optimizers.{cls.__name__}", init, step)
-
-
 def framework(attr: str, **kwargs: Any) -> Any:
     """``keras.optimizers.<attr>(**kwargs)`` on the JAX backend with x64, as an adapter."""
-    import os
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    import jax
-    jax.config.update("jax_enable_x64", True)
-    import keras
-    if keras.backend.backend() != "jax":
-        raise ValueError(f"the keras oracle runs on the JAX backend, not {keras.backend.backend()!r}")
+    from ..oracle.adapters import keras_on_jax, keras_optimizer
+    keras = keras_on_jax()
     if not hasattr(keras.optimizers, attr):
         raise ValueError(f"keras.optimizers has no optimizer {attr!r}")
-    return _keras_optimizer(getattr(keras.optimizers, attr), **kwargs)
+    return keras_optimizer(getattr(keras.optimizers, attr), **kwargs)
 
 
 # keras 3.15.1's JAX ops.mean accumulates float64 in float32 (keras's result_type(float64,

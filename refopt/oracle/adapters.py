@@ -1,11 +1,12 @@
 """Other frameworks' optimizers as ``(init, step)`` pairs over NumPy arrays.
 
-Both adapters take and return NumPy params trees, so a framework optimizer can be run by
-``refopt.oracle.trajectory`` exactly as a refopt rule is. torch and optax are imported on
-first use: refopt itself does not need them.
+Each adapter takes and returns NumPy params trees, so a framework optimizer can be run by
+``refopt.oracle.trajectory`` exactly as a refopt rule is. torch, optax and keras are imported
+on first use: refopt itself does not need them.
 """
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from typing import Any, Iterator, NamedTuple
 
@@ -84,3 +85,47 @@ def optax_transformation(tx: Any, name: str = "optax", jit: bool = False) -> Ada
         return tree.tree_map(lambda w: np.asarray(w).copy(), new), state
 
     return Adapter(name, init, step)
+
+
+def keras_on_jax() -> Any:
+    """The ``keras`` module on the JAX backend with x64 on (``KERAS_BACKEND`` is set to
+    ``jax`` only if unset; a keras already imported on another backend is refused)."""
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    import keras
+    if keras.backend.backend() != "jax":
+        raise ValueError(f"the keras oracle runs on the JAX backend, not {keras.backend.backend()!r}")
+    return keras
+
+
+def keras_optimizer(cls: Any, **kwargs: Any) -> Adapter:
+    """A ``keras.optimizers.Optimizer`` subclass, ``cls(**kwargs)``, over ``keras.Variable``s
+    made from the params' NumPy leaves, stepped by a jitted ``stateless_apply`` (Keras's pure
+    update: the same ``update_step`` code, run once traced instead of op by op). floatx is the
+    params' dtype while it is built, so the learning-rate variable and NAdam's ``u_product``
+    carry the same precision. Runs on the JAX backend with x64 (``keras_on_jax``)."""
+    keras = keras_on_jax()
+    import jax
+
+    def init(params: Any) -> Any:
+        spec = tree.structure(params)
+        leaves = [np.asarray(w) for _, w in tree.leaves_with_paths(params)]
+        old = keras.config.floatx()
+        keras.config.set_floatx(str(leaves[0].dtype) if leaves else old)
+        try:
+            variables = [keras.Variable(w, dtype=str(w.dtype)) for w in leaves]
+            opt = cls(**kwargs)
+            opt.build(variables)
+        finally:
+            keras.config.set_floatx(old)
+        return spec, jax.jit(opt.stateless_apply), [v.value for v in opt.variables]
+
+    def step(params: Any, grads: Any, state: Any) -> tuple[Any, Any]:
+        spec, apply, opt_vars = state
+        ws = [np.asarray(w) for w in tree.leaves_like(spec, params, "params")]
+        gs = [np.asarray(g) for g in tree.leaves_like(spec, grads, "grads")]
+        new, opt_vars = apply(opt_vars, gs, ws)
+        return tree.unflatten(spec, [np.asarray(w).copy() for w in new]), (spec, apply, opt_vars)
+
+    return Adapter(f"keras.optimizers.{cls.__name__}", init, step)
