@@ -3,24 +3,10 @@ r"""optax's optimizers as refopt optimizers: optax's names, defaults and convent
 ``refopt.flavors.optax.adam(learning_rate, b1=0.9, ...)`` gives the numbers of ``optax.adam``
 with the same arguments (checked to 1e-10 relative in float64 by
 ``tests/flavors/test_optax.py``). Each constructor is the canonical rule with optax's knobs
-set, or a rule of its own below where optax's algorithm is not the paper's:
-
-* ``rmsprop(bias_correction=True)`` (or ``nesterov=True``): optax divides both EMAs by
-  :math:`1-\rho^t` (the initial scale included) and may take a Nesterov step on the
-  rescaled gradient; the canonical RMSProp has neither.
-* ``amsgrad``: the running max is of the *bias-corrected* :math:`\hat s_t` (Reddi et al.
-  and torch take it of the raw :math:`s_t`).
-* ``yogi``: both moments start at 1e-6 and both are bias-corrected (``refopt.yogi``, as
-  Zaheer et al.'s Algorithm 2, starts :math:`m` at 0 and corrects neither).
-* ``adafactor``: no relative step (``learning_rate`` is the step), factors the two largest
-  axes only when both are at least ``min_dim_size_to_factor``, scales by the parameter
-  RMS after clipping, optional EMA momentum and decay; :math:`\hat\beta_{2t}` in float32.
-* ``lars``: trust ratio :math:`\eta_{tc}\lVert w\rVert/(\lVert g + \lambda w\rVert + \epsilon)`, the
-  norm of the decayed gradient (the paper form in ``refopt.lars`` has
-  :math:`\lVert g\rVert + \lambda\lVert w\rVert`), then momentum on the lr-scaled step.
-* ``adan``: the gradient difference enters :math:`n` and the step with :math:`1-\beta_2`
-  (0.08), where the official code has :math:`\beta_2` (0.92); all three moments
-  bias-corrected, eps inside and outside the root, decay added to the step.
+set, or a rule of its own where optax's algorithm is not the paper's: ``rmsprop`` with
+``bias_correction`` or ``nesterov``, ``amsgrad``, ``yogi``, ``adafactor``, ``lars`` and ``adan``.
+Their update rules are in ``refopt.flavors.optax_rules``, whose docstring says how each
+differs.
 
 optax's ``learning_rate`` multiplies the whole update (decoupled decays included), as the
 canonical rules' ``lr`` does; arguments that choose dtypes (``mu_dtype``,
@@ -31,14 +17,15 @@ from __future__ import annotations
 
 import types
 from functools import partial
-from typing import Any, NamedTuple
-
-import numpy as np
+from typing import Any
 
 import refopt
 
-from ..backend import array_namespace, zeros_like
+from ..backend import zeros_like
 from ..core import NONNEGATIVE, POSITIVE, UNIT, number, rule
+from .optax_rules import (AdafactorState, AdanState, AmsgradState, LarsState, RmspropState, YogiState,
+                          adafactor_init, adafactor_update, adan_update, amsgrad_update, factored_axes,
+                          lars_update, rmsprop_init, rmsprop_update, yogi_update)
 from .torch import decoupled, negated
 
 PREFIX = "optax."
@@ -71,44 +58,11 @@ def adagrad(learning_rate, initial_accumulator_value=0.1, eps=1e-7):
                           initial_accumulator=initial_accumulator_value)
 
 
-class RmspropState(NamedTuple):
-    t: int
-    s: object     # EMA of g^2, started at initial_scale
-    gbar: object  # EMA of g (centered), else ()
-    b: object     # trace of the rescaled gradient (momentum), else ()
-
-
-def _rmsprop_update(w, g, s, gbar, b, *, t, lr, decay, eps, eps_in_sqrt, centered, momentum, nesterov,
-                    bias_correction):
-    r"""optax's ``scale_by_rms``/``scale_by_stddev`` with optional debiasing and trace:
-
-    .. math::
-
-        s_t = \rho s_{t-1} + (1-\rho) g_t^2,\quad \bar g_t = \rho \bar g_{t-1} + (1-\rho) g_t,\quad
-        c_t = 1 - \rho^t \text{ (1 without bias\_correction)} \\
-        r_t = g_t / \sqrt{s_t/c_t - (\bar g_t/c_t)^2 + \epsilon}
-        \ (\text{or } \sqrt{\cdot} + \epsilon),\quad
-        b_t = \mu b_{t-1} + r_t,\quad
-        w_t = w_{t-1} - \eta\,(r_t + \mu b_t \text{ if nesterov else } b_t)
-    """
-    xp = array_namespace(w)
-    c = 1 - decay**t if bias_correction else 1.0
-    s = decay * s + (1 - decay) * g * g
-    v = s / c
-    if centered:
-        gbar = decay * gbar + (1 - decay) * g
-        v = v - (gbar / c) ** 2
-    r = g / xp.sqrt(v + eps) if eps_in_sqrt else g / (xp.sqrt(v) + eps)
-    if isinstance(b, tuple):
-        return w - lr * r, s, gbar, b
-    b = momentum * b + r
-    return w - lr * (r + momentum * b if nesterov else b), s, gbar, b
-
-
 def rmsprop(learning_rate, decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt=True, centered=False,
             momentum=None, nesterov=False, bias_correction=False):
     """``optax.rmsprop``: ``refopt.rmsprop`` (eps inside the root by default, s_0 =
-    ``initial_scale``), or ``_rmsprop_update`` with ``bias_correction`` or ``nesterov``."""
+    ``initial_scale``), or ``optax_rules.rmsprop_update`` with ``bias_correction`` or
+    ``nesterov``."""
     for name, value in (("eps_in_sqrt", eps_in_sqrt), ("centered", centered), ("nesterov", nesterov),
                         ("bias_correction", bias_correction)):
         if not isinstance(value, bool):
@@ -120,12 +74,8 @@ def rmsprop(learning_rate, decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt=T
     s0 = number("initial_scale", initial_scale, NONNEGATIVE)
     mu = 0.0 if momentum is None else number("momentum", momentum, UNIT)
 
-    def init_leaf(w):
-        xp = array_namespace(w)
-        return (xp.full_like(w, s0), zeros_like(w) if centered else (),
-                zeros_like(w) if momentum is not None else ())
-
-    return rule("optax.rmsprop", RmspropState, init_leaf, _rmsprop_update,
+    init = partial(rmsprop_init, initial_scale=s0, centered=centered, momentum=momentum is not None)
+    return rule("optax.rmsprop", RmspropState, init, rmsprop_update,
                 {"lr": (learning_rate, NONNEGATIVE), "decay": (decay, UNIT), "eps": (eps, NONNEGATIVE),
                  "momentum": (mu, UNIT), "eps_in_sqrt": (eps_in_sqrt, None), "centered": (centered, None),
                  "nesterov": (nesterov, None), "bias_correction": (bias_correction, None)})
@@ -165,37 +115,16 @@ def nadam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None
     return adam(learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov)
 
 
-class AmsgradState(NamedTuple):
-    t: int
-    m: object
-    s: object
-    s_max: object  # running max of the (corrected) second moment
-
-
-def _amsgrad_update(w, g, m, s, s_max, *, t, lr, beta1, beta2, eps, eps_root, bias_correction_mu,
-                    bias_correction_nu):
-    r""":math:`\hat s^{\max}_t = \max(\hat s^{\max}_{t-1}, s_t/(1-\beta_2^t))`,
-    :math:`w_t = w_{t-1} - \eta\,\hat m_t/(\sqrt{\hat s^{\max}_t + \epsilon_r} + \epsilon)`."""
-    xp = array_namespace(w)
-    m = beta1 * m + (1 - beta1) * g
-    s = beta2 * s + (1 - beta2) * g * g
-    m_hat = m / (1 - beta1**t) if bias_correction_mu else m
-    s_eff = s / (1 - beta2**t) if bias_correction_nu else s
-    s_max = xp.maximum(s_max, s_eff)
-    w = w - lr * m_hat / (xp.sqrt(s_max + eps_root) + eps)
-    return w, m, s, s_max
-
-
 def amsgrad(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None, bias_correction_mu=True,
             bias_correction_nu=True):
-    """``optax.amsgrad``: ``_amsgrad_update``, the max of the bias-corrected second moment.
-    With both corrections off it is ``refopt.amsgrad`` (Reddi et al.)."""
+    """``optax.amsgrad``: ``optax_rules.amsgrad_update``, the max of the bias-corrected second
+    moment. With both corrections off it is ``refopt.amsgrad`` (Reddi et al.)."""
     _default_only(mu_dtype=(mu_dtype, None))
     for name, value in (("bias_correction_mu", bias_correction_mu),
                         ("bias_correction_nu", bias_correction_nu)):
         if not isinstance(value, bool):
             raise ValueError(f"{name} must be True or False, got {value!r}")
-    return rule("optax.amsgrad", AmsgradState, lambda w: (zeros_like(w),) * 3, _amsgrad_update,
+    return rule("optax.amsgrad", AmsgradState, lambda w: (zeros_like(w),) * 3, amsgrad_update,
                 {"lr": (learning_rate, NONNEGATIVE), "beta1": (b1, UNIT), "beta2": (b2, UNIT),
                  "eps": (eps, NONNEGATIVE), "eps_root": (eps_root, NONNEGATIVE),
                  "bias_correction_mu": (bias_correction_mu, None),
@@ -215,27 +144,10 @@ def radam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, threshold=5.0
     return refopt.radam(lr=learning_rate, beta1=b1, beta2=b2, eps=eps, eps_root=eps_root, threshold=threshold)
 
 
-class YogiState(NamedTuple):
-    t: int
-    m: object
-    s: object
-
-
-def _yogi_update(w, g, m, s, *, t, lr, beta1, beta2, eps):
-    r""":math:`s_t = s_{t-1} - (1-\beta_2)\,\mathrm{sign}(s_{t-1} - g_t^2)\,g_t^2`, then Adam's
-    corrected step :math:`\eta\,\hat m_t/(\sqrt{\hat s_t} + \epsilon)`."""
-    xp = array_namespace(w)
-    g2 = g * g
-    m = beta1 * m + (1 - beta1) * g
-    s = s - (1 - beta2) * xp.sign(s - g2) * g2
-    w = w - lr * (m / (1 - beta1**t)) / (xp.sqrt(s / (1 - beta2**t)) + eps)
-    return w, m, s
-
-
 def yogi(learning_rate, b1=0.9, b2=0.999, eps=1e-3):
-    """``optax.yogi``: ``_yogi_update`` with both moments started at 1e-6 (optax's
+    """``optax.yogi``: ``optax_rules.yogi_update`` with both moments started at 1e-6 (optax's
     ``initial_accumulator_value``) and bias-corrected."""
-    return rule("optax.yogi", YogiState, lambda w: (zeros_like(w) + 1e-6, zeros_like(w) + 1e-6), _yogi_update,
+    return rule("optax.yogi", YogiState, lambda w: (zeros_like(w) + 1e-6, zeros_like(w) + 1e-6), yogi_update,
                 {"lr": (learning_rate, NONNEGATIVE), "beta1": (b1, UNIT), "beta2": (b2, UNIT),
                  "eps": (eps, NONNEGATIVE)})
 
@@ -248,99 +160,26 @@ def adabelief(learning_rate, b1=0.9, b2=0.999, eps=1e-16, eps_root=1e-16, *, nes
 
 # --- Adafactor ----------------------------------------------------------------------------
 
-class AdafactorState(NamedTuple):
-    t: int
-    row: object   # factored: mean of g^2 + eps over the largest axis, else ()
-    col: object   # factored: mean over the second largest axis, else ()
-    v: object     # unfactored second moment, else ()
-    m: object     # momentum (EMA of the scaled update), else ()
-
-
-def _factored_axes(shape, factored, min_dim):
-    """optax's choice: the two largest axes (second largest, largest), if both >= min_dim."""
-    if not factored or len(shape) < 2:
-        return None
-    order = np.argsort(shape)
-    if shape[order[-2]] < min_dim:
-        return None
-    return int(order[-2]), int(order[-1])
-
-
-def _decay_rate(t, decay_rate, decay_offset):
-    r""":math:`\hat\beta_{2t} = 1 - t^{-c}` in float32, as optax computes it."""
-    step = np.float32(t - decay_offset)
-    return float(np.float32(1.0) - step ** np.float32(-decay_rate))
-
-
-def _adafactor_update(w, g, row, col, v, m, *, t, lr, decay_rate, decay_offset, eps, clipping_threshold,
-                      multiply_by_parameter_scale, momentum, weight_decay_rate, axes):
-    r"""optax's ``adafactor`` chain, one array:
-
-    .. math::
-
-        \hat\beta = 1 - t^{-c},\quad
-        R_t = \hat\beta R_{t-1} + (1-\hat\beta)\,\mathrm{mean}_{a_0}(g^2+\epsilon),
-        \quad C_t = \hat\beta C_{t-1} + (1-\hat\beta)\,\mathrm{mean}_{a_1}(g^2+\epsilon) \\
-        u = g\,(R_t/\bar R_t)^{-1/2} C_t^{-1/2}\ (\text{or } g\,V_t^{-1/2}),\quad
-        u \leftarrow \eta\,u/\max(1, \mathrm{RMS}(u)/d)\cdot\max(\mathrm{RMS}(w), 10^{-3}) \\
-        m_t = \beta_1 m_{t-1} + (1-\beta_1) u,\quad w_t = w_{t-1} - (m_t + \lambda w_{t-1})
-    """
-    xp = array_namespace(w)
-    beta = _decay_rate(t, decay_rate, decay_offset)
-    g2 = g * g + eps
-    if axes is not None:
-        a1, a0 = axes
-        row = beta * row + (1 - beta) * xp.mean(g2, axis=a0)
-        col = beta * col + (1 - beta) * xp.mean(g2, axis=a1)
-        row_axis = a1 - 1 if a1 > a0 else a1
-        row_factor = (row / xp.mean(row, axis=row_axis, keepdims=True)) ** -0.5
-        u = g * xp.expand_dims(row_factor, axis=a0) * xp.expand_dims(col ** -0.5, axis=a1)
-    else:
-        v = beta * v + (1 - beta) * g2
-        u = g * v ** -0.5
-    if clipping_threshold is not None:
-        u = u / xp.maximum(xp.asarray(1.0, dtype=w.dtype), xp.sqrt(xp.mean(u * u)) / clipping_threshold)
-    if lr is not None:
-        u = lr * u
-    if multiply_by_parameter_scale:
-        u = u * xp.maximum(xp.sqrt(xp.mean(w * w)), xp.asarray(1e-3, dtype=w.dtype))
-    if momentum is not None:
-        m = momentum * m + (1 - momentum) * u
-        u = m
-    if weight_decay_rate is not None:
-        u = u + weight_decay_rate * w
-    return w - u, row, col, v, m
-
-
 def adafactor(learning_rate=None, min_dim_size_to_factor=128, decay_rate=0.8, decay_offset=0,
               multiply_by_parameter_scale=True, clipping_threshold=1.0, momentum=None,
               dtype_momentum="float32",
               weight_decay_rate=None, eps=1e-30, factored=True, weight_decay_mask=None):
-    """``optax.adafactor``: its own rule (``_adafactor_update``); see the module docstring.
+    """``optax.adafactor``: its own rule (``optax_rules.adafactor_update``).
     The momentum buffer is kept in the params' dtype (optax: ``dtype_momentum``, float32)."""
     _default_only(weight_decay_mask=(weight_decay_mask, None))
 
-    def init_leaf(w):
-        xp = array_namespace(w)
-        axes = _factored_axes(tuple(w.shape), factored, min_dim_size_to_factor)
-        mom = zeros_like(w) if momentum is not None else ()
-        if axes is None:
-            return (), (), zeros_like(w), mom
-        a1, a0 = axes
-        row_shape = tuple(n for i, n in enumerate(w.shape) if i != a0)
-        col_shape = tuple(n for i, n in enumerate(w.shape) if i != a1)
-        return xp.zeros(row_shape, dtype=w.dtype), xp.zeros(col_shape, dtype=w.dtype), (), mom
-
     def update_leaf(w, g, row, col, v, m, **hyper):
-        axes = _factored_axes(tuple(w.shape), factored, min_dim_size_to_factor)
-        return _adafactor_update(w, g, row, col, v, m, axes=axes, **hyper)
+        axes = factored_axes(tuple(w.shape), factored, min_dim_size_to_factor)
+        return adafactor_update(w, g, row, col, v, m, axes=axes, **hyper)
 
+    init = partial(adafactor_init, factored=factored, min_dim=min_dim_size_to_factor,
+                   momentum=momentum is not None)
     optional = {"lr": learning_rate, "clipping_threshold": clipping_threshold, "momentum": momentum,
                 "weight_decay_rate": weight_decay_rate}
     for name, value in optional.items():
         if value is not None:
             number(name, value, UNIT if name == "momentum" else NONNEGATIVE)
-    return rule("optax.adafactor", AdafactorState, init_leaf, update_leaf,
+    return rule("optax.adafactor", AdafactorState, init, update_leaf,
                 {**{k: (v, None) for k, v in optional.items()},
                  "decay_rate": (decay_rate, POSITIVE), "decay_offset": (decay_offset, None),
                  "eps": (eps, NONNEGATIVE),
@@ -349,34 +188,14 @@ def adafactor(learning_rate=None, min_dim_size_to_factor=128, decay_rate=0.8, de
 
 # --- LARS, LAMB, Lion, Adan ---------------------------------------------------------------
 
-class LarsState(NamedTuple):
-    t: int
-    b: object  # optax's trace of the lr-scaled, trust-scaled step
-
-
-def _lars_update(w, g, b, *, t, lr, weight_decay, trust_coefficient, eps, momentum, nesterov):
-    r""":math:`u = g + \lambda w`, :math:`u \leftarrow u\,\eta_{tc}\lVert w\rVert/(\lVert u\rVert + \epsilon)`
-    (1 where a norm is 0), :math:`b_t = \mu b_{t-1} + \eta u`, :math:`w_t = w_{t-1} - b_t`
-    (nesterov: :math:`w_{t-1} - (\eta u + \mu b_t)`)."""
-    xp = array_namespace(w)
-    u = g + weight_decay * w
-    w_norm, u_norm = xp.linalg.vector_norm(w), xp.linalg.vector_norm(u)
-    one = xp.ones_like(w_norm)
-    defined = (w_norm > 0) & (u_norm > 0)
-    ratio = xp.where(defined, trust_coefficient * w_norm / xp.where(defined, u_norm + eps, one), one)
-    u = lr * ratio * u
-    b = momentum * b + u
-    return w - (u + momentum * b if nesterov else b), b
-
-
 def lars(learning_rate, weight_decay=0.0, weight_decay_mask=True, trust_coefficient=0.001, eps=0.0,
          trust_ratio_mask=True, momentum=0.9, nesterov=False):
-    """``optax.lars``: its own rule (``_lars_update``): the trust ratio uses the norm of the
-    decayed gradient, and momentum traces the lr-scaled step."""
+    """``optax.lars``: its own rule (``optax_rules.lars_update``): the trust ratio uses the norm
+    of the decayed gradient, and momentum traces the lr-scaled step."""
     _default_only(weight_decay_mask=(weight_decay_mask, True), trust_ratio_mask=(trust_ratio_mask, True))
     if not isinstance(nesterov, bool):
         raise ValueError(f"nesterov must be True or False, got {nesterov!r}")
-    return rule("optax.lars", LarsState, lambda w: (zeros_like(w),), _lars_update,
+    return rule("optax.lars", LarsState, lambda w: (zeros_like(w),), lars_update,
                 {"lr": (learning_rate, NONNEGATIVE), "weight_decay": (weight_decay, NONNEGATIVE),
                  "trust_coefficient": (trust_coefficient, NONNEGATIVE), "eps": (eps, NONNEGATIVE),
                  "momentum": (momentum, UNIT), "nesterov": (nesterov, None)})
@@ -395,39 +214,11 @@ def lion(learning_rate, b1=0.9, b2=0.99, mu_dtype=None, weight_decay=1e-3, mask=
     return refopt.lion(lr=learning_rate, beta1=b1, beta2=b2, weight_decay=weight_decay)
 
 
-class AdanState(NamedTuple):
-    t: int
-    m: object
-    v: object
-    n: object
-    g_prev: object
-
-
-def _adan_update(w, g, m, v, n, g_prev, *, t, lr, beta1, beta2, beta3, eps, eps_root, weight_decay):
-    r"""optax's Adan: :math:`d_t = g_t - g_{t-1}` (0 at t = 1), EMAs with weights
-    :math:`\beta_i` on the old value,
-
-    .. math::
-
-        n_t = \beta_3 n_{t-1} + (1-\beta_3)(g_t + (1-\beta_2) d_t)^2,\quad
-        u = \frac{\hat m_t + (1-\beta_2)\hat v_t}{\sqrt{\hat n_t + \epsilon_r} + \epsilon},\quad
-        w_t = w_{t-1} - \eta\,(u + \lambda w_{t-1})
-    """
-    xp = array_namespace(w)
-    d = g - g_prev if t > 1 else xp.zeros_like(g)
-    m = beta1 * m + (1 - beta1) * g
-    v = beta2 * v + (1 - beta2) * d
-    n = beta3 * n + (1 - beta3) * (g + (1 - beta2) * d) ** 2
-    m_hat, v_hat, n_hat = m / (1 - beta1**t), v / (1 - beta2**t), n / (1 - beta3**t)
-    u = (m_hat + (1 - beta2) * v_hat) / (xp.sqrt(n_hat + eps_root) + eps)
-    return w - lr * (u + weight_decay * w), m, v, n, g
-
-
 def adan(learning_rate, b1=0.98, b2=0.92, b3=0.99, eps=1e-8, eps_root=1e-8, weight_decay=0.0, mask=None):
-    """``optax.adan``: its own rule (``_adan_update``): optax weighs the gradient difference
-    by ``1 - b2`` where the official code (``refopt.adan``) uses ``b2``."""
+    """``optax.adan``: its own rule (``optax_rules.adan_update``): optax weighs the gradient
+    difference by ``1 - b2`` where the official code (``refopt.adan``) uses ``b2``."""
     _default_only(mask=(mask, None))
-    return rule("optax.adan", AdanState, lambda w: (zeros_like(w),) * 4, _adan_update,
+    return rule("optax.adan", AdanState, lambda w: (zeros_like(w),) * 4, adan_update,
                 {"lr": (learning_rate, NONNEGATIVE), "beta1": (b1, UNIT), "beta2": (b2, UNIT),
                  "beta3": (b3, UNIT), "eps": (eps, NONNEGATIVE), "eps_root": (eps_root, NONNEGATIVE),
                  "weight_decay": (weight_decay, NONNEGATIVE)})

@@ -14,6 +14,7 @@ import pytest
 
 from refopt import flavors
 from refopt.flavors import optax as flavor
+from refopt.flavors.optax_rules import factored_axes
 from refopt.oracle import compare, mixed_gradients
 
 STEPS = 25
@@ -104,10 +105,10 @@ def test_flavor_matches_optax(name, kwargs):
 
 def test_adafactor_factors_only_large_axes():
     # optax's rule: the two largest axes, only if the second largest is >= min_dim_size_to_factor
-    assert flavor._factored_axes((5, 4), True, 128) is None
-    assert flavor._factored_axes((5, 4), True, 4) == (1, 0)
-    assert flavor._factored_axes((3, 7, 5), True, 2) == (2, 1)
-    assert flavor._factored_axes((300, 200), False, 128) is None
+    assert factored_axes((5, 4), True, 128) is None
+    assert factored_axes((5, 4), True, 4) == (1, 0)
+    assert factored_axes((3, 7, 5), True, 2) == (2, 1)
+    assert factored_axes((300, 200), False, 128) is None
 
 
 def test_adadelta_without_learning_rate_ascends_as_optax_does():
