@@ -6,17 +6,20 @@ its refopt flavor.
     python -m refopt.oracle torch.optim.Adam --lr 1e-3 --betas 0.9,0.99 --amsgrad true
     python -m refopt.oracle optax.adam --learning_rate 1e-3 --perturb eps-in-sqrt
     python -m refopt.oracle optax.contrib.muon --learning_rate 0.02 --steps 40
+    python -m refopt.oracle keras.optimizers.Adam --learning_rate 1e-3 --perturb paper-eps
 
-``NAME`` is the framework's own name (``torch.optim.X``, ``optax.x``, ``optax.contrib.x``);
-every ``--ARG VALUE`` not listed below is passed, under the same name, both to the framework
-optimizer and to the flavor ``refopt.flavors.<framework>.<x>``. Values are read as
-``true``/``false``/``none``, integers, floats, comma-separated tuples (``0.9,0.99``) or
-strings; ``--ARG`` alone means ``true``.
+``NAME`` is the framework's own name in one of the namespaces of ``refopt.flavors``
+(``torch.optim.X``, ``optax.x``, ``optax.contrib.x``, ``keras.optimizers.X``; the usage
+message lists them); every ``--ARG VALUE`` not listed below is passed, under the same name,
+both to the framework optimizer and to the flavor ``refopt.flavors.<framework>.<x>``. Values
+are read as ``true``/``false``/``none``, integers, floats, comma-separated tuples
+(``0.9,0.99``) or strings; ``--ARG`` alone means ``true``.
 
 Options: ``--steps N`` (25), ``--seed S`` (0), ``--rtol R`` (1e-10, or the flavor module's
 ``RTOL`` for the optimizer, e.g. torch's bfloat16 Muon), ``--shapes w=5x4,b=4``,
 ``--perturb P``: run a deliberately wrong reference, to see the report name where it parts.
-``P`` is ``eps-in-sqrt`` (where the flavor module defines it) or ``step-scale:F`` (every
+``P`` is one of the flavor module's ``PERTURBATIONS`` (``eps-in-sqrt``, ``paper-threshold``,
+``paper-eps``: the usage message lists each with its optimizers) or ``step-scale:F`` (every
 reference step multiplied by F). The run is float64 over ``refopt.oracle.mixed_gradients``;
 the exit status is 0 when the two agree to ``rtol`` and 1 when they part.
 """
@@ -34,6 +37,19 @@ from .streams import mixed_gradients
 
 OPTIONS = {"steps": int, "seed": int, "rtol": float, "shapes": str, "perturb": str}
 DEFAULT_SHAPES = {"w": (5, 4), "b": (4,)}
+
+
+def usage() -> str:
+    """The module docstring and what exists now: each flavor module's namespace and each
+    perturbation with the optimizers it is defined for (from ``refopt.flavors.MODULES``)."""
+    namespaces = ", ".join(m.PREFIX + "*" for m in flavors.MODULES.values())
+    perturbations: dict[str, list[str]] = {}
+    for module in flavors.MODULES.values():
+        for name, table in getattr(module, "PERTURBATIONS", {}).items():
+            perturbations.setdefault(name, []).extend(module.PREFIX + attr for attr in table)
+    lines = [f"  {name}: {', '.join(names)}" for name, names in perturbations.items()]
+    lines.append("  step-scale:F: any optimizer")
+    return f"{__doc__}\nNamespaces: {namespaces}\nPerturbations:\n" + "\n".join(lines)
 
 
 def parse_value(text: str) -> Any:
@@ -55,7 +71,7 @@ def parse_value(text: str) -> Any:
 def parse_args(argv: list[str]) -> tuple[str, dict, dict]:
     """``(name, framework kwargs, options)``."""
     if not argv or argv[0].startswith("-"):
-        raise SystemExit(__doc__)
+        raise SystemExit(usage())
     name, rest = argv[0], argv[1:]
     kwargs: dict[str, Any] = {}
     options: dict[str, Any] = {"steps": 25, "seed": 0, "rtol": None, "shapes": None, "perturb": None}
@@ -63,7 +79,7 @@ def parse_args(argv: list[str]) -> tuple[str, dict, dict]:
     while i < len(rest):
         key = rest[i]
         if not key.startswith("--") or len(key) < 3:
-            raise SystemExit(f"expected --ARG, got {key!r}\n\n{__doc__}")
+            raise SystemExit(f"expected --ARG, got {key!r}\n\n{usage()}")
         key = key[2:].replace("-", "_")
         has_value = i + 1 < len(rest) and not rest[i + 1].startswith("--")
         raw = rest[i + 1] if has_value else "true"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from refopt import flavors
 from refopt.oracle import cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,3 +74,15 @@ def test_unknown_names_and_perturbations_say_what_exists():
         cli.main(["torch.optim.LBFGS"])
     with pytest.raises(SystemExit, match="step-scale"):
         cli.main(["torch.optim.Adamax", "--perturb", "eps-in-sqrt"])
+
+
+def test_usage_lists_every_flavor_namespace_and_perturbation():
+    # derived from refopt.flavors at run time, so a new flavor module shows up without edits
+    text = cli.usage()
+    for module in flavors.MODULES.values():
+        assert module.PREFIX + "*" in text, module.PREFIX
+        for name, table in getattr(module, "PERTURBATIONS", {}).items():
+            assert f"  {name}: " in text, name
+            for attr in table:
+                assert module.PREFIX + attr in text, attr
+    assert "keras.optimizers.*" in text and "paper-eps: keras.optimizers.Adam" in text
