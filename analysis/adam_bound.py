@@ -1,4 +1,4 @@
-r"""How large can one Adam step be? (notes, lines 762-810, 826-863 and 944-952).
+r"""How large can one Adam step be? (notes, lines 762-810 and 944-952).
 
 Per coordinate, with :math:`\epsilon = 0` and bias correction, Adam's step over lr is
 
@@ -25,6 +25,10 @@ and :math:`S(t) \to \infty` if :math:`\beta_1^2 \ge \beta_2`. One geometric sequ
 :math:`g_k = (\beta_2/\beta_1)^k`, attains :math:`S(t)` at every step at once. Expanding
 :math:`S_\infty \ge 1` gives :math:`(\beta_1-\beta_2)^2 \ge 0`: the worst step exceeds lr
 unless :math:`\beta_1 = \beta_2`, where the weights coincide and Jensen gives exactly 1.
+
+This module checks the notes' bounds against :math:`S(t)` (the spike, Kingma & Ba's two
+cases, the :math:`\beta` condition); ``analysis.adam_snr`` checks what the ratio does on
+typical gradients (the SNR reading, the "typical" bound of 1).
 """
 from __future__ import annotations
 
@@ -205,66 +209,6 @@ def adam_step_cases(quick: bool) -> Verdict:
     )
 
 
-def snr_run(mu: float, sigma: float, n: int, steps: int, rng) -> np.ndarray:
-    """Signed step/lr of refopt.adam (defaults, eps = 0) for iid N(mu, sigma^2) gradients
-    on n independent coordinates; the last half of the run (after the warm-up)."""
-    opt = refopt.adam(lr=1.0, beta1=0.9, beta2=0.999, eps=0.0)
-    zero = np.zeros(n)
-    state = opt.init(zero)
-    out = []
-    for t in range(steps):
-        w, state = opt.step(zero, mu + sigma * rng.standard_normal(n), state)
-        if t >= steps // 2:
-            out.append(-w)
-    return np.array(out)
-
-
-@claim("adam-snr",
-       "m_t/sqrt(v_t) is a signal-to-noise ratio E[g]/sqrt(E[g^2]): with SNR ~ 0 you take a tiny "
-       "step, so steps shrink near an optimum (automatic annealing, no schedule needed)",
-       source_line=834)
-def adam_snr(quick: bool) -> Verdict:
-    rng = np.random.default_rng(2)
-    b1 = DEFAULTS[0]
-    n, steps = (2000, 3000) if quick else (5000, 6000)
-    figs, worst_mean, worst_rms = {}, 0.0, 0.0
-    for snr_in in (0.0, 0.5, 1.0, 3.0):
-        mu, sigma = snr_in, 1.0
-        r = snr_run(mu, sigma, n, steps, rng)
-        # closed form: v_hat -> mu^2 + sigma^2 (beta2 near 1), m_hat ~ N(mu, sigma^2 (1-b1)/(1+b1))
-        mean_cf = mu / np.sqrt(mu**2 + sigma**2)
-        rms_cf = np.sqrt((mu**2 + sigma**2 * (1 - b1) / (1 + b1)) / (mu**2 + sigma**2))
-        figs[f"mean_step_mu{mu:g}"] = float(r.mean())
-        figs[f"rms_step_mu{mu:g}"] = float(np.sqrt((r**2).mean()))
-        worst_mean = max(worst_mean, abs(r.mean() - mean_cf))
-        worst_rms = max(worst_rms, abs(np.sqrt((r**2).mean()) / rms_cf - 1))
-    figs["max_abs_err_mean_vs_closed_form"] = worst_mean
-    figs["max_rel_err_rms_vs_closed_form"] = worst_rms
-    pure_noise_rms = np.sqrt((1 - b1) / (1 + b1))
-    figs["closed_form_rms_pure_noise"] = float(pure_noise_rms)
-    # scale invariance: gradients 1e-6 times smaller give the same steps
-    rng_a, rng_b = np.random.default_rng(3), np.random.default_rng(3)
-    small = snr_run(0.0, 1e-6, 200, 400, rng_a)
-    unit = snr_run(0.0, 1.0, 200, 400, rng_b)
-    figs["scale_invariance_max_rel_gap"] = float(np.max(np.abs(small - unit)) / np.abs(unit).max())
-    return Verdict(
-        # conditional: the mean follows the SNR but the step does not vanish with it
-        ("false" if worst_mean > 0.02 else
-         "conditional" if figs["rms_step_mu0"] > 0.1 else "holds"), figs, key="rms_step_mu0",
-        detail=(f"Steps do not shrink to zero with the SNR: pure noise still gives RMS steps of "
-                f"{pure_noise_rms:.3f} lr; the signed step averages the SNR (mean step/lr matches "
-                f"mu/sqrt(mu^2+sigma^2) to "
-                f"{worst_mean:.3f}), but its size does not vanish: for pure noise the RMS step is "
-                f"sqrt((1-b1)/(1+b1)) lr = {pure_noise_rms:.3f} lr (measured {figs['rms_step_mu0']:.3f}; "
-                f"closed form within {worst_rms:.1%} for SNR 0..3). And shrinking gradients do not "
-                f"shrink it: gradients 1e-6 times smaller give the same steps to "
-                f"{figs['scale_invariance_max_rel_gap']:.1e}. Condition: 'tiny step' holds for the "
-                f"mean displacement (the signed steps cancel), not for the step; with constant lr "
-                f"Adam keeps jittering at ~{pure_noise_rms:.2f} lr near an optimum, so annealing still "
-                f"needs an lr schedule."),
-    )
-
-
 @claim("beta-condition",
        "The condition beta1^2/sqrt(beta2) < 1 ensures momentum doesn't overpower the variance "
        "normalization; if beta1 is too large relative to beta2, m_t/sqrt(v_t) becomes unbounded",
@@ -305,47 +249,6 @@ def beta_condition(quick: bool) -> Verdict:
                 f"exp({growth:.4f}) per step (closed form sqrt(b1^2/b2) = exp("
                 f"{figs['closed_form_log_growth']:.4f})). So gamma < 1 is necessary for bounded "
                 f"steps but not sufficient; in Kingma & Ba it only sums the series in Lemma 10.4."),
-    )
-
-
-@claim("adam-step-typical",
-       "Under typical conditions |m_t/sqrt(v_t)| <= 1 (|E g| <= sqrt(E g^2), Cauchy-Schwarz), "
-       "meaning |Delta_t| <= eta: the step is bounded by the learning rate",
-       source_line=788)
-def adam_step_typical(quick: bool) -> Verdict:
-    rng = np.random.default_rng(4)
-    b1, b2 = DEFAULTS
-    n, steps = (1000, 2000) if quick else (3000, 4000)
-    opt = adam(b1, b2)
-    kinds = {
-        "gaussian_snr1": 1.0 + rng.standard_normal((steps, n)),
-        "student_t3": rng.standard_t(3, (steps, n)),
-        "sparse_1pct": rng.standard_normal((steps, n)) * (rng.random((steps, n)) < 0.01),
-    }
-    kinds["sparse_1pct"][0] = 1.0                           # no 0/0 at the start
-    figs = {}
-    for name, G in kinds.items():
-        r = step_ratios(opt, G)[steps // 10:]
-        figs[f"frac_over_lr_{name}"] = float((r > 1).mean())
-        figs[f"max_ratio_{name}"] = float(np.nanmax(r))
-    # equal betas make a_k = b_k: Jensen gives |m_hat|/sqrt(v_hat) <= 1 for every sequence
-    same = step_ratios(adam(0.99, 0.99), rng.standard_cauchy((steps, n)))
-    figs["max_ratio_equal_betas_cauchy"] = float(same.max())
-    return Verdict(
-        # conditional: exact with equal betas, broken by sparse or heavy-tailed data at (0.9, 0.999)
-        ("holds" if max(figs[k] for k in figs if k.startswith("max_ratio")) <= 1 + 1e-12 else
-         "conditional" if figs["max_ratio_equal_betas_cauchy"] <= 1 + 1e-12 else "false"),
-        figs, key="frac_over_lr_sparse_1pct",
-        detail=(f"Holds only for dense, light-tailed gradients ({figs['frac_over_lr_sparse_1pct']:.1%} of "
-                f"1%-sparse steps exceed lr); the Cauchy-Schwarz argument needs the same weights in m and "
-                f"v: with beta1 = "
-                f"beta2 (= 0.99) |step| <= lr for every sequence (max {same.max():.6f} on Cauchy "
-                f"gradients). At (0.9, 0.999) it is a statement about typical data: Gaussian "
-                f"gradients with SNR 1 exceed lr in {figs['frac_over_lr_gaussian_snr1']:.1e} of "
-                f"steps (max {figs['max_ratio_gaussian_snr1']:.2f}), Student-t(3) in "
-                f"{figs['frac_over_lr_student_t3']:.1e} (max {figs['max_ratio_student_t3']:.2f}), "
-                f"1%-sparse gradients in {figs['frac_over_lr_sparse_1pct']:.1e} (max "
-                f"{figs['max_ratio_sparse_1pct']:.2f}). Condition: dense, light-tailed gradients."),
     )
 
 

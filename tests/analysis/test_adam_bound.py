@@ -77,20 +77,3 @@ def test_beta_condition_regions():
     assert v.figures["area_bounded_but_not_gamma"] == 0.0
     # sqrt(0.81/0.7) per step: S(t) grows geometrically; fit over the second half of the run
     assert abs(v.figures["log_growth_rate_per_step"] - 0.5 * np.log(0.81 / 0.7)) < 5e-3
-
-
-def test_snr_closed_forms():
-    v = adam_bound.adam_snr(quick=True)
-    assert v.verdict == "conditional"
-    # pure noise: RMS step sqrt((1-b1)/(1+b1)) = 0.2294; Monte Carlo with 2000 x 1500 correlated
-    # samples: 2% covers the sampling error
-    assert np.isclose(v.figures["rms_step_mu0"], np.sqrt(0.1 / 1.9), rtol=0.02)
-    assert np.isclose(v.figures["mean_step_mu1"], 1 / np.sqrt(2), atol=0.01)
-    assert v.figures["scale_invariance_max_rel_gap"] < 1e-12
-
-
-def test_typical_claim_is_conditional():
-    v = adam_bound.adam_step_typical(quick=True)
-    assert v.verdict == "conditional"
-    assert v.figures["max_ratio_equal_betas_cauchy"] <= 1 + 1e-12   # Jensen with equal weights
-    assert v.figures["frac_over_lr_sparse_1pct"] > 1e-3
