@@ -162,7 +162,7 @@ def _lr_ratio(shape, adjust_lr_fn):
 
 
 def muon_update(w, g, b, *, t, lr, weight_decay, momentum, nesterov, ns_coefficients, eps,
-                 ns_steps, adjust_lr_fn):
+                ns_steps, adjust_lr_fn):
     r""":math:`B_t = \mu B_{t-1} + (1-\mu) G_t`, :math:`U_t = (1-\mu) G_t + \mu B_t` (Nesterov)
     or :math:`B_t`, :math:`w_t = w_{t-1}(1-\eta\lambda) - \eta\,r(\text{shape})\,\mathrm{NS}(U_t)`."""
     b = momentum * b + (1 - momentum) * g
