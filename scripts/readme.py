@@ -1,4 +1,5 @@
-"""Regenerate the README's generated sections from the registry (and the ledger).
+"""Regenerate the README's generated sections: the rule table from the registry, the
+ledger summary from docs/report/ledger.json (a committed full analysis run).
 
     python scripts/readme.py          # rewrite README.md in place
     python scripts/readme.py --check  # exit 1 if README.md is stale (the tests run this)
@@ -7,6 +8,7 @@ A section is the text between ``<!-- begin NAME -->`` and ``<!-- end NAME -->``.
 """
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -31,7 +33,26 @@ def rules_table() -> str:
     return "\n".join(rows)
 
 
-SECTIONS = {"rules": rules_table}
+REPORT = ROOT / "docs" / "report"   # the committed output of a full `python -m analysis --out docs/report`
+FIGURES = (("adam_step_bound", "Adam's largest possible step, lr units, vs t: the true supremum and the notes' bound"),
+           ("counterexample_trajectories", "Reddi et al.'s online problem: Adam goes to the worst point, AMSGrad to the best"),
+           ("gallery", "Every registered rule on a ravine, Rosenbrock and a saddle"))
+
+
+def ledger_section() -> str:
+    sys.path.insert(0, str(ROOT))
+    from analysis import ledger
+    records = json.loads((REPORT / "ledger.json").read_text())
+    counts = {v: sum(r["verdict"] == v for r in records) for v in ("holds", "conditional", "false")}
+    lines = [f"{len(records)} claims checked: {counts['holds']} hold, {counts['conditional']} hold only "
+             f"under a condition, {counts['false']} are false. Full text: "
+             "[docs/report/ledger.md](docs/report/ledger.md).", "", ledger.table(records), ""]
+    for name, caption in FIGURES:
+        lines += [f"![{caption}](docs/report/{name}.png)", f"*{caption}.*", ""]
+    return "\n".join(lines).rstrip()
+
+
+SECTIONS = {"rules": rules_table, "ledger": ledger_section}
 
 
 def render(text: str) -> str:
