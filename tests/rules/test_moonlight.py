@@ -83,6 +83,10 @@ def test_reference_example_768_by_3072_gets_lr_times_11_09():
     """formulas.md section 23: 0.2 sqrt(3072) = 11.09."""
     from refopt.rules.muon import rms_match_factor
     assert abs(rms_match_factor((768, 3072)) - 11.0851) < 1e-4
+    # the factor is 0.2 sqrt(max(A, B)); 1e-15: one sqrt and one product
+    np.testing.assert_allclose(rms_match_factor((768, 3072)), 0.2 * np.sqrt(3072), rtol=1e-15)
+    np.testing.assert_allclose(rms_match_factor((3072, 768)), 0.2 * np.sqrt(3072), rtol=1e-15)
+    np.testing.assert_allclose(rms_match_factor((5, 3)), 0.2 * np.sqrt(5), rtol=1e-15)
 
 
 def test_float32_stays_float32():
