@@ -70,7 +70,8 @@ def test_step_cases_both_branches_fail():
     # each case against this file's Cauchy-Schwarz supremum at the quick run's T = 1500 (the
     # rule on the attaining sequence reaches it: rounding over T steps, 1e-10 as above), its
     # limit in closed form, and the paper's stated bound: (1-b1)/sqrt(1-b2) if that exceeds 1
-    cases = {"first_branch": (0.9, 0.999), "second_branch": (0.99, 0.999), "boundary": (1 - np.sqrt(1 - 0.99), 0.99)}
+    cases = {"first_branch": (0.9, 0.999), "second_branch": (0.99, 0.999),
+             "boundary": (1 - np.sqrt(1 - 0.99), 0.99)}
     for name, (b1, b2) in cases.items():
         assert np.isclose(v.figures[f"{name}_measured_at_T"], sup_by_hand(1500, b1, b2), rtol=1e-10), name
         limit = np.sqrt((1 - b1) ** 2 / (1 - b2) / (1 - b1**2 / b2))
