@@ -74,6 +74,13 @@ def test_quadratic_rates_verdict_and_the_published_numbers():
     assert np.isclose(v.figures["gd_rate_theory_k100"], 0.980198, atol=1e-6)
     assert np.isclose(v.figures["heavy_ball_rate_theory_k100"], 0.818182, atol=1e-6)
     assert np.isclose(v.figures["nesterov_rate_theory_k100"], 0.9, atol=1e-12)
+    # the same three in closed form (Prop. 1), to rounding: GD with lr 2/(L+mu),
+    # (k-1)/(k+1); heavy ball, (sqrt k - 1)/(sqrt k + 1); Nesterov, 1 - 1/sqrt k
+    k = 100.0
+    assert np.isclose(v.figures["gd_rate_theory_k100"], (k - 1) / (k + 1), rtol=1e-14)
+    assert np.isclose(v.figures["heavy_ball_rate_theory_k100"], (np.sqrt(k) - 1) / (np.sqrt(k) + 1),
+                      rtol=1e-14)
+    assert np.isclose(v.figures["nesterov_rate_theory_k100"], 1 - 1 / np.sqrt(k), rtol=1e-14)
     # GD has no repeated root: the measured rate is the formula's to rounding
     assert np.isclose(v.figures["gd_rate_k100"], 99 / 101, rtol=1e-12)
     # the double roots of heavy ball and Nesterov bias a 2-point estimate by ~ln2/(N/2) ~ 1e-3
