@@ -116,6 +116,9 @@ def test_adadelta_without_learning_rate_ascends_as_optax_does():
     opt = flavor.adadelta()
     w, _ = opt.step(np.zeros(1), np.ones(1), opt.init(np.zeros(1)))
     assert w[0] > 0
+    # by hand, rho = 0.9, eps = 1e-6, u_0 = 0, g = 1: +sqrt(0 + eps)/sqrt((1-rho) g^2 + eps) g;
+    # 1e-15: two square roots and a quotient
+    np.testing.assert_allclose(w[0], np.sqrt(1e-6) / np.sqrt(0.1 + 1e-6), rtol=1e-15)
 
 
 def test_unsupported_optax_settings_name_themselves():
