@@ -194,6 +194,11 @@ def test_newton_schulz_band_is_left_below_its_precondition():
     G = np.diag([1.0, 1e-3])
     sv = np.linalg.svd(newton_schulz(G, eps=0.0), compute_uv=False)
     assert sv.min() < 0.5
+    # G is diagonal, so NS_5(G) is the diagonal p^5(s/||G||_F) exactly (ns_closed_form);
+    # 1e-13: the quintic amplifies rounding near 0 by at most a^5 ~ 490
+    _, x = ns_closed_form(G)
+    np.testing.assert_allclose(newton_schulz(G, eps=0.0), np.diag(x), rtol=0, atol=1e-13)
+    assert 0.47 < x[1] < 0.471
 
 
 def test_newton_schulz_transposes_tall_matrices_and_keeps_the_dtype():
