@@ -36,6 +36,12 @@ def test_window_closed_forms_by_series():
         assert np.isclose(np.sum(k * w), closed["mean_age"], rtol=1e-12)
         assert np.isclose(1 / np.sum(w * w), closed["equivalent_sma"], rtol=1e-12)
     assert np.isclose(ewma.window_figures(0.9)["mass_in_last_window"], 0.6513215599, rtol=1e-10)
+    # to rounding: 1 - 0.9^10 (0.9^10 = 0.3486784401 exactly in decimal), and the weight
+    # beta^k falls by e after k = -1/ln(beta) steps (9.49 for 0.9)
+    for beta, n in ((0.5, 2), (0.9, 10), (0.99, 100)):
+        closed = ewma.window_figures(beta)
+        assert np.isclose(closed["mass_in_last_window"], 1 - beta**n, rtol=1e-14)
+        assert np.isclose(beta ** closed["e_folding_steps"], np.exp(-1), rtol=1e-14)
 
 
 def test_ewma_window_verdict_and_figures():
