@@ -46,6 +46,21 @@ def test_the_lr_choice_prefers_the_smallest_lr_among_ties():
     tied = [x for x, v in losses.items() if v <= best + gallery.TIE * (1 + abs(best))]
     assert lr == min(tied)
     assert losses[1e-3] > best + 0.1
+    # the same losses by hand: f = (x^2 - y^2)/2 + y^4/4 from (1.5, 1e-3), SGD is
+    # x <- (1 - lr) x, y <- y + lr (y - y^3); 150 steps of rounding: 1e-12
+    def by_hand(a):
+        x, y = 1.5, 1e-3
+        for _ in range(n):
+            x, y = (1 - a) * x, y + a * (y - y**3)
+        return 0.5 * (x * x - y * y) + 0.25 * y**4
+
+    hand = {x: by_hand(x) for x in losses}
+    for x in losses:
+        assert np.isclose(losses[x], hand[x], rtol=1e-12), x
+    # lr = 0.1 escapes and converges (y -> 1 at rate 0.8); lr = 1 still oscillates about
+    # y = 1 (the map 2y - y^3 has derivative -1 there), short of -1/4 by far more than TIE
+    assert abs(hand[0.1] + 0.25) < 1e-12 and hand[1.0] > -0.25 + 1e-4
+    assert lr == pytest.approx(0.1)
 
 
 def test_special_rules_get_what_they_need(runs):
