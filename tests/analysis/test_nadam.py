@@ -34,4 +34,7 @@ def test_cheat_sheet_form_is_false():
     # constant gradient, t = 1: sheet b1 + 1 = 1.9; Dozat 0.09/0.19 + 1
     assert np.isclose(f["constant_g_step_t1_sheet"], 1.9, rtol=1e-14)
     assert np.isclose(f["constant_g_step_t1_dozat"], 0.09 / 0.19 + 1, rtol=1e-14)
+    # at t = 1, m_1 = (1-b1) g for every gradient, so both steps are multiples of g (1.9 and
+    # 0.09/0.19 + 1) and every coordinate differs by the same ratio: the max is that ratio
+    assert np.isclose(f["max_rel_diff_t1"], 1.9 / (0.09 / 0.19 + 1) - 1, rtol=1e-13)
     assert abs(f["decay_rate_per_step"] - 0.9) < 0.02     # the gap carries b1^(t+1)
