@@ -54,6 +54,21 @@ def test_switch_steps_for_the_default_beta2():
     assert rho(5, 0.999) == pytest.approx(4.996, abs=1e-3)
     assert first_rectified_step(0.999, 4.0) == 5   # the paper
     assert first_rectified_step(0.999, 5.0) == 6   # torch, optax, the official code
+    # and the rule switches there: with g = 2 every step, the momentum phase steps by
+    # lr m_hat = 0.2 exactly, the first rectified one by lr r_t m_hat/sqrt(s_hat) = 0.1 r_t
+    # (r_t ~ 0.02); rho_t - 4 >= 1 here, so r_t is good to ~1e-13 (see rho's cancellation)
+    rho_inf = (1 + 0.999) / (1 - 0.999)
+    for threshold, switch in ((4.0, 5), (5.0, 6)):
+        opt = refopt.radam(lr=0.1, threshold=threshold)
+        w, s, steps = np.zeros(1), opt.init(np.zeros(1)), []
+        for _ in range(switch):
+            w_new, s = opt.step(w, np.array([2.0]), s)
+            steps.append(w[0] - w_new[0])
+            w = w_new
+        np.testing.assert_allclose(steps[:-1], 0.2, rtol=1e-14)
+        p = rho(switch, 0.999)
+        r = math.sqrt((p - 4) * (p - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * p))
+        np.testing.assert_allclose(steps[-1], 0.1 * r, rtol=1e-12)
 
 
 def test_first_steps_by_hand_constant_gradient():
