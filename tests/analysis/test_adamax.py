@@ -38,7 +38,7 @@ def test_step_bound_claim_is_false_with_the_exact_supremum():
     assert v.figures["first_t_over_lr"] == 2                 # A(2) = (1 + b1/b2)/(1 + b1) > 1
     # beta1 = beta2 = 0.9: A(t) = (1-b1) t / (1-b1^t), 20 at t = 200
     assert np.isclose(v.figures["ratio_at_t200_beta1_eq_beta2_0.9"], 0.1 * 200 / (1 - 0.9**200),
-                      rtol=1e-9)
+                      rtol=1e-13)  # 200 steps of rounding (measured 7e-16)
 
 
 @given(st.lists(st.floats(-1e3, 1e3, allow_nan=False).filter(lambda x: abs(x) > 1e-6),

@@ -50,7 +50,7 @@ def test_ewma_window_verdict_and_figures():
     assert v.figures["max_err_mass_and_age_vs_closed_form"] < 1e-12
     assert abs(v.figures["mass_in_last_window_beta0.9"] - (1 - 0.9**10)) < 1e-12
     assert abs(v.figures["mass_in_last_window_beta0.5"] - 0.75) < 1e-12
-    assert abs(v.figures["mean_age_beta0.9"] - 9.0) < 1e-9
+    assert abs(v.figures["mean_age_beta0.9"] - 9.0) < 1e-13  # a weighted sum: rounding (5e-15)
     # Monte-Carlo over 4000 streams: the variance is known to ~2.2% (1 sigma); 10% is 4.5 sigma
     assert abs(v.figures["equivalent_sma_beta0.9"] / 19 - 1) < 0.1
     assert abs(v.figures["equivalent_sma_beta0.5"] / 3 - 1) < 0.1
