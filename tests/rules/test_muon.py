@@ -71,7 +71,12 @@ def kozistr(cls, **kwargs) -> Adapter:
     return _in_float64(torch_optimizer(build, **kwargs))
 
 
-def ns_closed_form(G, steps=5, coefficients=NS_COEFFICIENTS):
+# Keller Jordan's quintic (Muon, 2024), written here rather than taken from refopt, so the
+# closed form below does not inherit a typo in the rule's constant
+JORDAN_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
+
+
+def ns_closed_form(G, steps=5, coefficients=JORDAN_COEFFICIENTS):
     """NS_k(G) = U p^k(S / ||G||_F) V^T, p(s) = a s + b s^3 + c s^5: each NS step maps X = U S V^T
     to a X + (b XX^T + c (XX^T)^2) X = U p(S) V^T, so the iteration acts on singular values alone."""
     a, b, c = coefficients
@@ -133,6 +138,13 @@ def test_torch_in_bfloat16_agrees_to_what_bfloat16_explains():
     d_ours, d_torch = w - ours, w - p.detach().numpy()
     err = np.abs(d_ours - d_torch).max() / np.abs(d_ours).max()
     assert 1e-4 < err < 0.1  # not float64-exact (so the cast is real), yet within bfloat16's reach
+
+
+def test_ns_coefficients_are_jordans_and_the_frameworks_defaults():
+    import inspect
+    torch_default = inspect.signature(torch.optim.Muon).parameters["ns_coefficients"].default
+    optax_default = inspect.signature(optax.contrib.muon).parameters["ns_coeffs"].default
+    assert tuple(NS_COEFFICIENTS) == JORDAN_COEFFICIENTS == tuple(torch_default) == tuple(optax_default)
 
 
 def test_muon_first_step_by_hand():
