@@ -19,3 +19,9 @@ def test_typical_claim_is_conditional():
     assert v.verdict == "conditional"
     assert v.figures["max_ratio_equal_betas_cauchy"] <= 1 + 1e-12   # Jensen with equal weights
     assert v.figures["frac_over_lr_sparse_1pct"] > 1e-3
+    # each kind does exceed lr, yet no sequence can pass the Cauchy-Schwarz supremum of
+    # |m_hat|/sqrt(v_hat) at (0.9, 0.999), sqrt((1-b1)^2/(1-b2) / (1 - b1^2/b2)) = 7.27
+    # (tests/analysis/test_adam_bound.py): 1e-12 is rounding
+    sup = np.sqrt(0.01 / 0.001 / (1 - 0.81 / 0.999))
+    for kind in ("gaussian_snr1", "student_t3", "sparse_1pct"):
+        assert 1 < v.figures[f"max_ratio_{kind}"] <= sup * (1 + 1e-12), kind
