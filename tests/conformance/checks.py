@@ -110,13 +110,18 @@ def check_backend_agrees(info, xp, seed=0, rtol=1e-12):
     its outputs stay in that library."""
     opt = info.make_example()
     params, grads = problem(info, seed)
-    ref, _ = run(opt, params, grads)
+    ref, ref_state = run(opt, params, grads)
     got, state = run(opt, to_backend(params, xp), [to_backend(g, xp) for g in grads])
     for a in arrays(got) + arrays(state):
         assert not isinstance(a, np.ndarray), f"{info.name}: output fell back to NumPy"
     for (path, r), (_, g) in zip(tree.leaves_with_paths(ref), tree.leaves_with_paths(got)):
         np.testing.assert_allclose(to_numpy(g), r, rtol=rtol, atol=rtol,
                                    err_msg=f"{info.name}: {path} differs on {xp.__name__}")
+    # the state too: a bug that shows in a buffer before it reaches the params must show here
+    assert len(arrays(state)) == len(arrays(ref_state)), f"{info.name}: state layout differs"
+    for i, (r, g) in enumerate(zip(arrays(ref_state), arrays(state))):
+        np.testing.assert_allclose(to_numpy(g), r, rtol=rtol, atol=rtol,
+                                   err_msg=f"{info.name}: state array {i} differs on {xp.__name__}")
 
 
 def check_save_load(info, path, seed=0, dtype=np.float64):
