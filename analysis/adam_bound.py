@@ -38,6 +38,7 @@ from scipy import optimize
 import refopt
 
 from .claim import Verdict, claim, figure
+from .runs import steps_from_zero
 
 DEFAULTS = (0.9, 0.999)
 
@@ -69,15 +70,8 @@ def step_ratios(opt, grads: np.ndarray) -> np.ndarray:
     return |step|/lr for every step and coordinate. The rules read w only through weight
     decay (zero here), so each step starts from w = 0 and the step is exact: no rounding
     from a growing w."""
-    lr = opt.hyperparams["lr"]
-    zero = np.zeros(grads.shape[1])
-    state = opt.init(zero)
-    out = np.empty_like(grads)
-    with np.errstate(invalid="ignore", divide="ignore"):   # 0/0 before a first nonzero g
-        for t in range(grads.shape[0]):
-            w, state = opt.step(zero, grads[t], state)
-            out[t] = np.abs(w) / lr
-    return out
+    steps, _ = steps_from_zero(opt, grads)
+    return np.abs(steps) / opt.hyperparams["lr"]
 
 
 def adam(beta1: float, beta2: float):

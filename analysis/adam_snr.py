@@ -27,20 +27,15 @@ import refopt
 
 from .adam_bound import DEFAULTS, adam, step_ratios
 from .claim import Verdict, claim
+from .runs import steps_from_zero
 
 
 def snr_run(mu: float, sigma: float, n: int, steps: int, rng) -> np.ndarray:
     """Signed step/lr of refopt.adam (defaults, eps = 0) for iid N(mu, sigma^2) gradients
     on n independent coordinates; the last half of the run (after the warm-up)."""
     opt = refopt.adam(lr=1.0, beta1=0.9, beta2=0.999, eps=0.0)
-    zero = np.zeros(n)
-    state = opt.init(zero)
-    out = []
-    for t in range(steps):
-        w, state = opt.step(zero, mu + sigma * rng.standard_normal(n), state)
-        if t >= steps // 2:
-            out.append(-w)
-    return np.array(out)
+    grads = mu + sigma * rng.standard_normal((steps, n))
+    return -steps_from_zero(opt, grads)[0][steps // 2:]
 
 
 @claim("adam-snr",

@@ -40,6 +40,7 @@ import refopt
 
 from .adam_bound import searched_max, step_ratios
 from .claim import Verdict, claim, figure
+from .runs import steps_from_zero
 
 DEFAULTS = (0.9, 0.999)
 
@@ -74,14 +75,8 @@ def lp_moment_root(g: np.ndarray, beta2: float, p: float, bias_correct: bool = F
 def adamax_u(grads: np.ndarray, beta2: float) -> np.ndarray:
     """The state u after each step of the real refopt.adamax, for (T, N) gradients."""
     opt = refopt.adamax(lr=1.0, beta1=0.9, beta2=beta2, eps=0.0)
-    zero = np.zeros(grads.shape[1])
-    state = opt.init(zero)
-    out = np.empty_like(grads)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for t in range(grads.shape[0]):
-            _, state = opt.step(zero, grads[t], state)
-            out[t] = state.u
-    return out
+    _, states = steps_from_zero(opt, grads)
+    return np.array([state.u for state in states])
 
 
 @claim("adamax-lp-limit",

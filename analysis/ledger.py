@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .claim import CLAIMS, FIGURES, Claim, Verdict
 
-NOT_TOPICS = {"claim", "ledger", "__main__"}
+NOT_TOPICS = {"claim", "ledger", "runs", "__main__"}
 
 
 def load_topics() -> list[Claim]:

@@ -25,6 +25,7 @@ import numpy as np
 import refopt
 
 from .claim import Verdict, claim
+from .runs import steps_from_zero
 
 BIG_EPS = 1e15      # makes the step linear in the numerator (relative error ~ sqrt(v)/eps)
 
@@ -32,13 +33,7 @@ BIG_EPS = 1e15      # makes the step linear in the numerator (relative error ~ s
 def numerators(opt, grads: np.ndarray, lr: float = 1.0) -> np.ndarray:
     """The numerator (bias-corrected first moment) of each step of ``opt`` (built with
     eps = BIG_EPS), for (T, N) gradients: step * eps / lr."""
-    zero = np.zeros(grads.shape[1])
-    state = opt.init(zero)
-    out = np.empty_like(grads)
-    for t in range(grads.shape[0]):
-        w, state = opt.step(zero, grads[t], state)
-        out[t] = -w * BIG_EPS / lr
-    return out
+    return -steps_from_zero(opt, grads)[0] * BIG_EPS / lr
 
 
 def weights_by_hand(t: int, beta1: float, rule: str) -> np.ndarray:
@@ -51,13 +46,8 @@ def weights_by_hand(t: int, beta1: float, rule: str) -> np.ndarray:
 
 
 def steps(opt, grads: np.ndarray) -> np.ndarray:
-    zero = np.zeros(grads.shape[1])
-    state = opt.init(zero)
-    out = np.empty_like(grads)
-    for t in range(grads.shape[0]):
-        w, state = opt.step(zero, grads[t], state)
-        out[t] = -w
-    return out
+    """-(step) of ``opt`` at each t, for (T, N) gradients."""
+    return -steps_from_zero(opt, grads)[0]
 
 
 def nadam_from_adam_state(grads: np.ndarray, beta1: float, beta2: float) -> np.ndarray:

@@ -33,6 +33,7 @@ import numpy as np
 import refopt
 
 from .claim import Verdict, claim, figure
+from .runs import steps_from_zero
 
 C_PERIOD, C_BIG, C_SMALL = 101, 1010.0, -10.0
 ALPHA = 0.5
@@ -74,13 +75,7 @@ def rule_steps(opt, c: np.ndarray) -> np.ndarray:
     """The real rule's step (lr = 1, from w = 0) for the gradient sequence c: on linear
     losses the gradient does not depend on x and the rules' states do not read w, so these
     steps, times lr_t and followed by the clip, are the whole projected run."""
-    zero = np.zeros(1)
-    state = opt.init(zero)
-    d = np.empty(len(c))
-    for t in range(len(c)):
-        w, state = opt.step(zero, c[t:t + 1], state)
-        d[t] = -w[0]
-    return d
+    return -steps_from_zero(opt, np.asarray(c, dtype=float)[:, None])[0][:, 0]
 
 
 def periodic_extension(d: np.ndarray, T: int, period: int) -> tuple[np.ndarray, float]:
