@@ -88,7 +88,9 @@ def _update(w, g, m, v, n, g_prev, *, t, lr, beta1, beta2, beta3, eps, weight_de
     denom = xp.sqrt(n / c3 + eps) if eps_inside else xp.sqrt(n / c3) + eps
     step = lr * (m / c1 + beta2 * (v / c2)) / denom
     w = (w - step) / (1 + lr * weight_decay) if proximal else w * (1 - lr * weight_decay) - step
-    return w, m, v, n, g
+    # a copy, not g itself: a caller that zeroes its gradient buffer in place must not
+    # rewrite the state (DESIGN: no state aliases an input)
+    return w, m, v, n, xp.asarray(g, copy=True)
 
 
 def adan(lr=1e-3, beta1=0.98, beta2=0.92, beta3=0.99, eps=1e-8, weight_decay=0.0,

@@ -73,7 +73,8 @@ def _update(w, g, m, g_prev, *, t, lr, beta1, gamma, weight_decay, eps, adjust_l
     o = newton_schulz(m, ns_steps, ns_coefficients, eps)
     scale = rms_match_factor(w.shape) if adjust_lr == "match_rms_adamw" else shape_factor(w.shape)
     w = w - lr * (scale * o + weight_decay * w)
-    return w, m, g
+    # a copy, not g itself: a caller zeroing its gradient buffer in place must not rewrite the state
+    return w, m, array_namespace(g).asarray(g, copy=True)
 
 
 def mars_m(lr=1e-3, beta1=0.95, gamma=0.025, weight_decay=0.1, eps=1e-7, adjust_lr="match_rms_adamw",
