@@ -36,6 +36,13 @@ beta_2     ``beta2``     0.999
 epsilon    ``eps``       1e-16
 epsilon    ``eps_root``  1e-16 (the same epsilon, inside s)
 =========  ============  =======
+
+**Where the formula is undefined.** With ``eps = 0`` and ``eps_root = 0`` a coordinate whose
+gradients have all been exactly 0 makes :math:`\hat m_t/(\sqrt{\hat s_t}+\epsilon)` 0/0: the
+step there is NaN from step 1, every other coordinate stays finite. The formula is undefined
+there and the rule propagates the NaN (DESIGN); ``refopt.check_finite`` reports it. With the
+default ``eps`` (1e-16, the paper's) the step there is exactly 0, and an all-zero gradient
+leaves the leaf unchanged. (tests/robustness/test_rules_edge.py)
 """
 from __future__ import annotations
 

@@ -34,6 +34,13 @@ eta     ``lr``      1.0 (none in the paper)
 rho     ``beta2``   0.95 (paper, keras; torch and optax 0.9)
 eps     ``eps``     1e-6 (paper, torch, optax; keras 1e-7)
 ======  ==========  ========================================
+
+**Where the formula is undefined.** With ``eps = 0`` a coordinate whose gradients have all been
+exactly 0 makes :math:`\sqrt{u_{t-1}+\epsilon}/\sqrt{s_t+\epsilon}` 0/0: the step there is NaN
+from step 1, every other coordinate stays finite. The formula is undefined there and the rule
+propagates the NaN (DESIGN); ``refopt.check_finite`` reports it. With the default ``eps`` (1e-6)
+the step there is exactly 0, and an all-zero gradient leaves the leaf unchanged.
+(tests/robustness/test_rules_edge.py)
 """
 from __future__ import annotations
 

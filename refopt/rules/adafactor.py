@@ -52,6 +52,14 @@ d             ``d``             1.0 (clipping threshold)
 c             ``decay_rate``    0.8 (beta2_t = 1 - t^-c)
 beta_1        ``beta1``         0 (no momentum)
 ============  ================  =======
+
+**Where the formula is undefined.** With ``eps1 = 0`` :math:`\hat V` is 0 wherever the gradient
+has been 0 in a whole row or column of a matrix (or at an entry of a vector), so :math:`U_t` is
+0/0 = NaN there, and the clipping's :math:`\mathrm{RMS}(U_t)` carries it to every entry of the
+leaf: the whole leaf is NaN from step 1. A single zero entry in a matrix whose row and column
+are otherwise nonzero is defined (:math:`\hat V > 0`, step 0 there). The formula is undefined
+there; the paper's :math:`\epsilon_1 = 10^{-30}` (the default) keeps it defined: the step is 0
+where the gradient is 0. (tests/robustness/test_rules_edge.py)
 """
 from __future__ import annotations
 

@@ -32,6 +32,13 @@ every gradient so far to be 0.
 
 Not knobs: torch's ``lr_decay`` is the schedule ``lr=lambda t: lr / (1 + (t - 1) * lr_decay)``;
 torch's ``weight_decay`` is ``refopt.coupled_weight_decay``.
+
+**Where the formula is undefined.** With ``eps = 0`` and ``eps_root = 0`` a coordinate whose
+gradients have all been exactly 0 makes :math:`g_t/(\sqrt{s_t+\epsilon_{root}}+\epsilon)` 0/0:
+the step there is NaN from step 1, every other coordinate stays finite. The formula is undefined
+there and the rule propagates the NaN (DESIGN); ``refopt.check_finite`` reports it. With the
+default ``eps`` (1e-10) the step there is exactly 0, and an all-zero gradient leaves the leaf
+unchanged. (tests/robustness/test_rules_edge.py)
 """
 from __future__ import annotations
 

@@ -32,6 +32,13 @@ optax's constant inside the root. Not knobs:
   ``eps=lambda t: eps_hat / sqrt(1 - beta2**t)`` (3.2e-6 at t = 1 for :math:`\beta_2 = 0.999`);
 - torch's ``weight_decay`` is coupled L2: ``refopt.coupled_weight_decay(adam(...), wd)``;
 - torch ``amsgrad=True`` is ``refopt.amsgrad`` with schedules (see there).
+
+**Where the formula is undefined.** With ``eps = 0`` and ``eps_root = 0`` a coordinate whose
+gradients have all been exactly 0 makes :math:`\hat m_t/(\sqrt{\hat s_t}+\epsilon)` 0/0: the
+step there is NaN from step 1, every other coordinate stays finite. The formula is undefined
+there and the rule propagates the NaN (DESIGN); ``refopt.check_finite`` reports it. With the
+default ``eps`` (1e-8, the paper's) the step there is exactly 0, and an all-zero gradient leaves
+the leaf unchanged. (tests/robustness/test_rules_edge.py)
 """
 from __future__ import annotations
 

@@ -36,6 +36,12 @@ beta_1     ``beta1``   0.9
 beta_2     ``beta2``   0.999
 epsilon    ``eps``     0 (paper; torch, optax 1e-8)
 =========  ==========  =======
+
+**Where the formula is undefined.** With the paper's ``eps = 0`` a coordinate whose gradients
+have all been exactly 0 has :math:`u_t = m_t = 0`: the step there is 0/0 = NaN from step 1, the
+other coordinates finite. The paper's formula is undefined there; the rule propagates the NaN
+(DESIGN) and ``refopt.check_finite`` reports it. With ``eps > 0`` the step there is 0.
+(tests/robustness/test_rules_edge.py)
 """
 from __future__ import annotations
 

@@ -36,6 +36,13 @@ The paper gives no default :math:`\lambda` (it normalizes it by batch and run le
 shrinks the weights by the same factor per step as torch's defaults. Framework defaults
 differ 100-fold in their own units: torch 1e-2, keras 0.004, optax 1e-4. Convention knob:
 ``eps_root`` (optax). Not a knob: keras's :math:`\hat\epsilon` form (see ``refopt.adam``).
+
+**Where the formula is undefined.** With ``eps = 0`` and ``eps_root = 0`` a coordinate whose
+gradients have all been exactly 0 makes :math:`\hat m_t/(\sqrt{\hat s_t}+\epsilon)` 0/0: the
+step there is NaN from step 1, every other coordinate stays finite. The formula is undefined
+there and the rule propagates the NaN (DESIGN); ``refopt.check_finite`` reports it. With the
+default ``eps`` (1e-8, the paper's) the step there is exactly 0, and an all-zero gradient leaves
+the leaf unchanged. (tests/robustness/test_rules_edge.py)
 """
 from __future__ import annotations
 

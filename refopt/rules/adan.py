@@ -52,6 +52,13 @@ gradient difference by 0.08 instead of 0.92; it also has no bias correction, put
 ``no_prox`` variant). optax ``adan`` makes the same 0.08 slip (``g + (1-b2) diff`` and
 ``m_hat + (1-b2) v_hat``), so it equals this rule only at :math:`\beta_2 = 1/2`; it also adds
 an ``eps_root`` inside the root (1e-8 by default).
+
+**Where the formula is undefined.** With ``eps = 0`` a coordinate whose gradients have all been
+exactly 0 makes :math:`(m_t+\beta_2 v_t)/\sqrt{n_t+\epsilon}` 0/0: the step there is NaN from
+step 1, every other coordinate stays finite. The formula is undefined there and the rule
+propagates the NaN (DESIGN); ``refopt.check_finite`` reports it. With the default ``eps`` (1e-8)
+the step there is exactly 0, and an all-zero gradient leaves the leaf unchanged.
+(tests/robustness/test_rules_edge.py)
 """
 from __future__ import annotations
 

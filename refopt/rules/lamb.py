@@ -41,6 +41,15 @@ gives that variant (:math:`\hat m = m`, :math:`\hat s = s`).
   pytorch-optimizer ``Lamb`` differs in several places at once (it does not bias-correct
   :math:`s`, clamps :math:`\lVert w\rVert` to 10, clips the global gradient norm to 1 by
   default, and applies decay outside the ratio), so it is not used as a check.
+
+**Where the formula is undefined.** With ``eps = 0`` a coordinate whose gradients have all been
+exactly 0 makes :math:`\hat m_t/(\sqrt{\hat s_t}+\epsilon)` 0/0: NaN there from step 1.
+:math:`\lVert r_t\rVert` is then NaN, which fails the trust ratio's ``> 0`` test (as in
+optax), so the other coordinates take ratio 1 and stay finite. The formula is undefined
+there and the NaN propagates (DESIGN); ``refopt.check_finite`` reports it. The trust ratio
+itself is defined everywhere: 1 when :math:`\lVert w\rVert` or :math:`\lVert r\rVert` is 0
+(paper). With the default ``eps`` (1e-6) the step at a zero-gradient coordinate is exactly 0.
+(tests/robustness/test_rules_edge.py)
 """
 from __future__ import annotations
 

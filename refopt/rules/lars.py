@@ -44,6 +44,11 @@ it gives :math:`\eta_{tc}/\beta`, not 1.
   :math:`\lVert g\rVert+\beta\lVert w\rVert` (no :math:`\epsilon`) but skips decay and the
   ratio for arrays with ``ndim <= 1``; use ``refopt.partition`` for that convention.
 * Both offer Nesterov momentum; the paper does not, and neither does this rule.
+
+**Where the formula is undefined.** An all-zero gradient at zero decay and the default
+``eps = 0`` makes the ratio 0/0; by the zero-norm rule above it is 1, so the step is 0 and the
+leaf keeps its value exactly. A coordinate whose gradient is always 0 keeps its value exactly
+(momentum of zeros). (tests/robustness/test_rules_edge.py)
 """
 from __future__ import annotations
 

@@ -30,6 +30,10 @@ advises an lr 3-10x smaller and a decay 3-10x larger than AdamW's).
 which is part of Algorithm 2. optax ``lion`` (defaults ``weight_decay=1e-3``) and
 pytorch-optimizer ``Lion`` (decay applied as :math:`w(1-\eta\lambda)` before the sign step,
 the same number) implement this update.
+
+**Where the formula is undefined.** Nowhere: :math:`\mathrm{sign}(0) = 0`, so a coordinate whose
+gradients have all been 0 gets no step (only the decay, :math:`-\eta\lambda w`).
+(tests/robustness/test_rules_edge.py)
 """
 from __future__ import annotations
 

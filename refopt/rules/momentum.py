@@ -20,6 +20,9 @@ symbol  argument    default
 eta     ``lr``      1e-3
 beta_1  ``beta1``   0.9
 ======  ==========  =======
+
+**Where the formula is undefined.** Nowhere: there is no division, and a coordinate whose
+gradients have all been 0 keeps its value exactly. (tests/robustness/test_rules_edge.py)
 """
 from __future__ import annotations
 

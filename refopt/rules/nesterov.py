@@ -34,6 +34,9 @@ The gradient is taken at the look-ahead point :math:`w_{t-1} + \beta_1 v_{t-1}`,
 
 so the reformulated iterates are the look-ahead points of the first form, for constant
 :math:`\eta` and :math:`\beta_1` (with a schedule, :math:`v = -\eta b` no longer holds).
+
+**Where the formula is undefined.** Nowhere: there is no division, and a coordinate whose
+gradients have all been 0 keeps its value exactly. (tests/robustness/test_rules_edge.py)
 """
 from __future__ import annotations
 

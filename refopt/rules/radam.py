@@ -41,6 +41,15 @@ epsilon    ``eps``        0 (paper; torch, optax 1e-8)
 eps_root   ``eps_root``   0
 threshold  ``threshold``  4 (paper; torch, optax, official code 5)
 =========  =============  =======
+
+**Where the formula is undefined.** The paper has no :math:`\epsilon` (default ``eps = 0``). A
+coordinate whose gradients have all been exactly 0 has :math:`m_t = s_t = 0`: steps 1-4
+(momentum steps, :math:`\rho_t \le 4` at :math:`\beta_2 = 0.999`) leave it unchanged, and from
+step 5 the rectified step is 0/0 = NaN there (``radam()`` with :math:`g = [1, 0]`: :math:`w =
+[0.996, \text{nan}]`), the other coordinates finite. The paper's formula is undefined there; the
+rule propagates the NaN (DESIGN) and ``refopt.check_finite`` reports it. For sparse gradients
+pass ``eps=1e-8`` (torch, optax): the step there is then 0.
+(tests/robustness/test_rules_edge.py)
 """
 from __future__ import annotations
 

@@ -47,6 +47,13 @@ p         ``p``                 2
 k         ``racs_steps``        1
 epsilon   ``eps``               1e-8
 ========  ====================  ==========================================
+
+**Where the formula is undefined.** RACS divides each row and column by its :math:`p`-norm plus
+:math:`\epsilon`: at ``eps = 0`` a row or column of :math:`M_t` that is all 0 (for example an
+all-zero gradient) is 0/0, and :math:`\mathrm{RMS}(\tilde M_t)` carries the NaN to the whole
+leaf from step 1. A single zero entry stays 0 (scaling keeps zeros): no step there. With the
+default ``eps`` (1e-8) an all-zero gradient gives the decay only.
+(tests/robustness/test_rules_edge.py)
 """
 from __future__ import annotations
 

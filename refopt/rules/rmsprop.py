@@ -51,6 +51,13 @@ torch's placement) are choices. Convention knobs: ``eps_root`` (keras and optax 
 ``initial_scale``; "TF1 uses 1"). Not knobs: optax's ``bias_correction=True`` (dividing
 :math:`s` and :math:`\bar g` by :math:`1-\beta_2^t` is another algorithm) and optax's
 ``nesterov`` momentum; torch's ``weight_decay`` is ``refopt.coupled_weight_decay``.
+
+**Where the formula is undefined.** With ``eps = 0`` and ``eps_root = 0`` a coordinate whose
+gradients have all been exactly 0 makes :math:`g_t/(\sqrt{s_t}+\epsilon)` 0/0: the step there is
+NaN from step 1, every other coordinate stays finite. The formula is undefined there and the
+rule propagates the NaN (DESIGN); ``refopt.check_finite`` reports it. With the default ``eps``
+(1e-8) the step there is exactly 0, and an all-zero gradient leaves the leaf unchanged.
+(tests/robustness/test_rules_edge.py)
 """
 from __future__ import annotations
 

@@ -12,6 +12,9 @@ symbol  argument    default
 ======  ==========  ============
 eta     ``lr``      1e-3 (torch)
 ======  ==========  ============
+
+**Where the formula is undefined.** Nowhere: there is no division, and a coordinate whose
+gradients have all been 0 keeps its value exactly. (tests/robustness/test_rules_edge.py)
 """
 from __future__ import annotations
 

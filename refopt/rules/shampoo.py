@@ -47,6 +47,11 @@ pytorch-optimizer ``Shampoo`` (4.1.0) is this rule with ``momentum=0``, ``weight
 ``matrix_eps=eps`` (root :math:`-1/(2k)`, computed by SVD); older releases used
 :math:`-1/k`. No momentum, grafting, blocking or delayed preconditioner updates: those belong
 to later Shampoo implementations, not the 2018 algorithm.
+
+**Where the formula is undefined.** Nowhere, since :math:`H_0 = \epsilon I` with :math:`\epsilon
+> 0` (0 is refused) keeps every statistic positive definite: an all-zero gradient gives a zero
+step, and a zero row or column of a matrix gradient stays put. A single zero entry does move
+(the preconditioners mix rows and columns). (tests/robustness/test_rules_edge.py)
 """
 from __future__ import annotations
 

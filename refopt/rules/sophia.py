@@ -52,6 +52,11 @@ here), uses Rademacher probes in its own Hutchinson estimator, and folds a fresh
 rule given that estimate at step :math:`t+1`. pytorch-optimizer ``SophiaH`` computes its
 estimate internally by double back-propagation and clamps :math:`m/\max(h,\epsilon)` to
 :math:`\pm p` (the first version); it is not used as a check.
+
+**Where the formula is undefined.** :math:`m_t/\max(\gamma h_t, \epsilon)` is 0/0 at ``eps = 0``
+where the gradient and the Hessian estimate have been 0, so ``eps`` must be positive (refused at
+0). With ``eps > 0`` the ratio is defined everywhere: a zero-gradient coordinate gets no step
+(only the decay). (tests/robustness/test_rules_edge.py)
 """
 from __future__ import annotations
 

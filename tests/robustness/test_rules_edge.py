@@ -3,6 +3,8 @@
 Every test here runs over every rule in ``refopt.RULES`` unless it is about one family.
 """
 import copy
+import inspect
+import math
 
 import numpy as np
 import pytest
@@ -80,3 +82,124 @@ def test_zeroing_grads_in_place_after_step_changes_nothing(info):
     clean = run(*untouched, zero_after=False)
     for a, b in zip(arrays(zeroed[0]) + state_arrays(zeroed[1]), arrays(clean[0]) + state_arrays(clean[1])):
         assert np.array_equal(a, b), f"{info.name}: zeroing the grads after step changed the run"
+
+
+# --------------------------------------------------------------------------- 2. 0/0 at eps = 0
+#
+# A (2, 3) gradient stream in which one entry, one row, one column or everything is always 0.
+# The outcome each rule's docstring states ("Where the formula is undefined") is written here
+# from the formula, not from a run: UNCHANGED (finite, the always-zero entries keep their
+# value exactly), MOVES (finite, but an always-zero entry moves: Newton-Schulz and Shampoo's
+# preconditioners mix entries), ("nan_at_zero", t) (finite and unchanged before step t, from t
+# NaN exactly at the always-zero entries, finite elsewhere), ("all_nan", t) (the whole leaf).
+
+EPS_LIKE = ("eps", "eps_root", "eps1", "eps2", "ns_eps")
+MASKS = {"entry": [[1, 0, 1], [1, 1, 1]], "row": [[0, 0, 0], [1, 1, 1]],
+         "col": [[1, 0, 1], [1, 0, 1]], "all": [[0, 0, 0], [0, 0, 0]]}
+UNCHANGED, MOVES = "unchanged", "moves"
+NZ1, NZ5, ALL1 = ("nan_at_zero", 1), ("nan_at_zero", 5), ("all_nan", 1)
+
+
+def same(outcome):
+    return dict.fromkeys(MASKS, outcome)
+
+
+ELEMENTWISE = ("adagrad", "rmsprop", "adadelta", "adam", "adamw", "amsgrad", "adamax", "nadam",
+               "yogi", "adabelief", "lamb", "adan")
+NS_RULES = ("muon", "moonlight", "normuon", "mars_m")
+AT_EPS_ZERO = {
+    **{n: same(NZ1) for n in ELEMENTWISE},
+    "radam": same(NZ5),  # steps 1-4 are momentum steps (rho_t <= 4 at beta2 = 0.999)
+    **{n: same(UNCHANGED) for n in ("sgd", "momentum", "nesterov", "nesterov_reformulated",
+                                    "lars", "lion", "sophia")},
+    "shampoo": {**same(UNCHANGED), "entry": MOVES},
+    # factored V-hat = R C / sum(R) is 0 only where a whole row or column is 0; RMS(U) spreads it
+    "adafactor": {"entry": UNCHANGED, "row": ALL1, "col": ALL1, "all": NZ1},
+    "muon": {"entry": MOVES, "row": UNCHANGED, "col": UNCHANGED, "all": NZ1},
+    "moonlight": {"entry": MOVES, "row": UNCHANGED, "col": UNCHANGED, "all": NZ1},
+    "mars_m": {"entry": MOVES, "row": UNCHANGED, "col": UNCHANGED, "all": NZ1},
+    # a zero row of O has r = 0: O / (sqrt(r) + 0) is 0/0, and the Frobenius rescaling spreads it
+    "normuon": {"entry": MOVES, "row": ALL1, "col": UNCHANGED, "all": NZ1},
+    # RACS divides a zero row (column) by its zero norm; RMS spreads it; zeros elsewhere stay 0
+    "reg": {"entry": UNCHANGED, "row": ALL1, "col": ALL1, "all": NZ1},
+}
+# With the defaults only the rules whose paper has no epsilon divide 0 by 0.
+AT_DEFAULTS = {n: same(UNCHANGED) for n in AT_EPS_ZERO}
+AT_DEFAULTS.update({"adamax": same(NZ1), "radam": same(NZ5),
+                    **{n: {**same(UNCHANGED), "entry": MOVES} for n in (*NS_RULES, "shampoo")}})
+REFUSE_EPS_ZERO = ("sophia", "shampoo")  # eps sets a floor (Sophia) or H_0 = eps I (Shampoo)
+EDGE_RULES = [info for info in RULES if info.name != "partition"]  # partition runs inner rules
+
+
+def build(info, eps_zero):
+    params = inspect.signature(info.factory).parameters
+    kw = {"weight_decay": 0.0} if "weight_decay" in params else {}  # the decay would move w
+    if eps_zero and info.name not in REFUSE_EPS_ZERO:
+        kw.update({k: 0.0 for k in params if k in EPS_LIKE})
+    return info.factory(**kw)
+
+
+def outcome_of_run(info, opt, mask, steps=8):
+    """Run the masked stream; return the outcome in the table's terms."""
+    w0 = np.arange(1.0, 7.0).reshape(2, 3)
+    base = np.array([[1.0, -0.5, 2.0], [0.3, 1.5, -1.0]])
+    zero = np.asarray(mask) == 0
+    w, state = w0, opt.init(w0)
+    with np.errstate(all="ignore"):
+        for t in range(1, steps + 1):
+            g = base * (1 + 0.1 * t) * (1 - zero)
+            extra = {"hess": np.abs(g)} if info.name == "sophia" else {}
+            w, state = opt.step(w, g, state, **extra)
+            nan = np.isnan(w)
+            if nan.any():
+                assert not np.isinf(w).any()
+                if nan.all() and not zero.all():
+                    return ("all_nan", t)
+                assert np.array_equal(nan, zero), f"NaN at {np.argwhere(nan)}, zeros at {np.argwhere(zero)}"
+                return ("nan_at_zero", t)
+            assert np.isfinite(w).all()
+    return UNCHANGED if np.array_equal(w[zero], w0[zero]) else MOVES
+
+
+def test_every_rule_has_a_decision():
+    assert sorted(AT_EPS_ZERO) == sorted(info.name for info in EDGE_RULES)
+
+
+@pytest.mark.parametrize("mask", MASKS)
+@pytest.mark.parametrize("info", EDGE_RULES, ids=[i.name for i in EDGE_RULES])
+def test_zero_gradients_at_eps_zero(info, mask):
+    assert outcome_of_run(info, build(info, eps_zero=True), MASKS[mask]) == AT_EPS_ZERO[info.name][mask]
+
+
+@pytest.mark.parametrize("mask", MASKS)
+@pytest.mark.parametrize("info", EDGE_RULES, ids=[i.name for i in EDGE_RULES])
+def test_zero_gradients_at_defaults(info, mask):
+    assert outcome_of_run(info, build(info, eps_zero=False), MASKS[mask]) == AT_DEFAULTS[info.name][mask]
+
+
+@pytest.mark.parametrize("name", REFUSE_EPS_ZERO)
+def test_eps_zero_refused_where_it_would_divide_by_zero(name):
+    with pytest.raises(ValueError, match="eps"):
+        refopt.RULES[name].factory(eps=0.0)
+
+
+@pytest.mark.parametrize("info", EDGE_RULES, ids=[i.name for i in EDGE_RULES])
+def test_docstring_states_the_outcome(info):
+    """The rule's docstring has the paragraph, and says NaN exactly when the table has one."""
+    doc = inspect.getmodule(info.factory).__doc__
+    assert "**Where the formula is undefined.**" in doc
+    para = doc.split("**Where the formula is undefined.**")[1].split("\n\n")[0]
+    has_nan = any(o != UNCHANGED and o != MOVES for o in AT_EPS_ZERO[info.name].values())
+    assert ("NaN" in para) == has_nan
+    if info.name == "radam":
+        assert "from\nstep 5" in para or "from step 5" in para
+
+
+def test_radam_issue_example():
+    """The issue's example: radam() with g = [1, 0] gives w = [0.996, nan] at step 5."""
+    opt = refopt.radam()
+    w, s = np.ones(2), opt.init(np.ones(2))
+    with np.errstate(invalid="ignore"):
+        for _ in range(5):
+            w, s = opt.step(w, np.array([1.0, 0.0]), s)
+    assert math.isnan(w[1]) and abs(w[0] - 0.996) < 5e-4  # 0.99598 (printed as 0.996)
