@@ -253,12 +253,22 @@ def recheck(vector: dict) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m refopt.vectors OUT_DIR", file=sys.stderr)
-        return 2
-    paths = write_all(args[0])
-    print(f"wrote {len(paths)} test vectors ({FORMAT} v{VERSION}, {STEPS} steps each) to {args[0]}")
+    """``python -m refopt.vectors OUT_DIR``: write every vector into OUT_DIR. Exit 0 when
+    written, 2 for a usage error (``--help`` exits 0 and writes nothing)."""
+    import argparse   # here, not at the top: only the command needs it
+
+    parser = argparse.ArgumentParser(prog="python -m refopt.vectors", allow_abbrev=False,
+                                     description=(__doc__ or "").split("\n\n")[0].replace("``", ""))
+    parser.add_argument("out_dir", metavar="OUT_DIR", help="folder for the JSON files (created if needed)")
+    out = Path(parser.parse_args(sys.argv[1:] if argv is None else argv).out_dir)
+    if out.exists() and not out.is_dir():
+        parser.error(f"OUT_DIR {str(out)!r} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        parser.error(f"cannot create OUT_DIR {str(out)!r}: {err.strerror or err}")
+    paths = write_all(out)
+    print(f"wrote {len(paths)} test vectors ({FORMAT} v{VERSION}, {STEPS} steps each) to {out}")
     return 0
 
 
