@@ -6,7 +6,7 @@
 
 Every rule in ``refopt.RULES`` is also an attribute of this package (``refopt.sgd``, ...).
 """
-from .checkpoint import load_state, save_state
+from .checkpoint import CheckpointError, load_state, save_state
 from .combine import coupled_weight_decay, partition
 from .core import Interval, NonFiniteGradient, Optimizer, RuleInfo, check_finite
 from .registry import RULES
@@ -14,5 +14,5 @@ from .registry import RULES
 globals().update({name: info.factory for name, info in RULES.items()})
 
 __all__ = ["RULES", "RuleInfo", "Optimizer", "Interval", "NonFiniteGradient", "check_finite",
-           "coupled_weight_decay", "save_state", "load_state", *RULES]
+           "coupled_weight_decay", "save_state", "load_state", "CheckpointError", *RULES]
 __version__ = "0.1.0"
