@@ -1,6 +1,7 @@
 """Run every claim and write the ledger: a table on stdout, report/ledger.json and .md."""
 from __future__ import annotations
 
+import difflib
 import importlib
 import json
 import pkgutil
@@ -19,6 +20,31 @@ def load_topics() -> list[Claim]:
         if mod.name not in NOT_TOPICS:
             importlib.import_module(f"analysis.{mod.name}")
     return list(CLAIMS)
+
+
+def unknown_only(only: str) -> str | None:
+    """Why ``--only only`` selects nothing (it matches no claim id and no figure name, as a
+    substring), naming the closest ids or, failing those, every valid one; None if it selects
+    something."""
+    ids = [c.id for c in load_topics()] + list(FIGURES)
+    if any(only in name for name in ids):
+        return None
+    close = difflib.get_close_matches(only, ids, n=3, cutoff=0.5)
+    listed = f"closest: {', '.join(close)}" if close else f"valid: {', '.join(ids)}"
+    return f"--only {only!r} matches no claim id and no figure name; {listed}"
+
+
+def summary(records: list[dict]) -> str:
+    """The ledger in one sentence, as the README states it: "26 claims checked: 6 hold,
+    13 hold only under a condition, 7 are false." """
+    n = {v: sum(r["verdict"] == v for r in records) for v in ("holds", "conditional", "false")}
+
+    def verb(count: int, one: str, many: str) -> str:
+        return f"{count} {one if count == 1 else many}"
+
+    return (f"{verb(len(records), 'claim', 'claims')} checked: {verb(n['holds'], 'holds', 'hold')}, "
+            f"{verb(n['conditional'], 'holds', 'hold')} only under a condition, "
+            f"{verb(n['false'], 'is', 'are')} false.")
 
 
 def _progress(i: int, n: int, label: str) -> None:
