@@ -6,13 +6,16 @@ and JAX. Python floats meet arrays without promoting them: float32 in, float32 o
 """
 from __future__ import annotations
 
+import contextlib
+import sys
 from typing import Any
 
 import numpy as np
-from array_api_compat import (array_namespace, is_array_api_obj, is_cupy_array,
+from array_api_compat import (array_namespace, device, is_array_api_obj, is_cupy_array,
                               is_torch_array)
 
-__all__ = ["array_namespace", "check_leaf", "check_buffer", "to_numpy", "zeros_like"]
+__all__ = ["array_namespace", "check_leaf", "check_buffer", "to_numpy", "zeros_like",
+           "is_real_floating", "finfo", "article", "as_array_like", "no_grad"]
 
 
 def _namespace(path: str, *arrays: Any):
@@ -22,25 +25,62 @@ def _namespace(path: str, *arrays: Any):
         raise TypeError(f"leaf {path}: arrays come from different libraries ({err})") from None
 
 
-def check_leaf(path: str, w: Any, g: Any) -> None:
-    """A parameter and its gradient: same library, real floating dtype, same dtype and shape."""
-    for name, x in (("params", w), ("grads", g)):
+def _ml_bfloat16(dtype: Any) -> bool:
+    """NumPy arrays of ml_dtypes' bfloat16 (JAX's bfloat16 on the host). ml_dtypes is looked
+    up, not imported: if it is not loaded yet, no array of its dtypes can exist."""
+    ml_dtypes = sys.modules.get("ml_dtypes")
+    return ml_dtypes is not None and dtype == ml_dtypes.bfloat16
+
+
+def is_real_floating(xp: Any, dtype: Any) -> bool:
+    """The Array API's "real floating", plus bfloat16 where NumPy's ``isdtype`` refuses it.
+    (Other ml_dtypes, the float8 formats, are not accepted: no rule is tested in them.)"""
+    try:
+        return bool(xp.isdtype(dtype, "real floating"))
+    except TypeError:  # numpy.isdtype: "dtype argument must be a NumPy dtype"
+        return _ml_bfloat16(dtype)
+
+
+def finfo(w: Any) -> Any:
+    """Machine limits of ``w``'s dtype (``numpy.finfo`` does not know ml_dtypes' bfloat16)."""
+    if _ml_bfloat16(w.dtype):
+        return sys.modules["ml_dtypes"].finfo(w.dtype)
+    return array_namespace(w).finfo(w.dtype)
+
+
+def _not_an_array(name: str, path: str, x: Any) -> TypeError:
+    hint = ""
+    if isinstance(x, (int, float, complex)):  # e.g. the entries of a Python list, a tree node
+        hint = (" (refopt reads a list or tuple as a container of leaves, so a list of numbers"
+                " is a list of non-array leaves: pass an array, e.g. np.asarray(...))")
+    return TypeError(f"{name} leaf {path} is {article(type(x).__name__)}, not an array{hint}")
+
+
+def article(word: str) -> str:
+    """``"an AdamState"``, ``"a MuonState"``: the indefinite article by the first letter."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
+def check_leaf(path: str, w: Any, g: Any, what: str = "grads") -> None:
+    """A parameter and the array beside it (``what``: the gradient, or an extra tree such as
+    Sophia's ``hess``): same library, real floating dtype, same dtype and shape."""
+    for name, x in (("params", w), (what, g)):
         if not is_array_api_obj(x):
-            raise TypeError(f"{name} leaf {path} is a {type(x).__name__}, not an array")
+            raise _not_an_array(name, path, x)
     xp = _namespace(path, w, g)
-    if not xp.isdtype(w.dtype, "real floating"):
+    if not is_real_floating(xp, w.dtype):
         raise TypeError(f"params leaf {path} has dtype {w.dtype}; a real floating dtype is needed")
     if g.dtype != w.dtype:
-        raise TypeError(f"grads leaf {path} has dtype {g.dtype}, params have {w.dtype}")
+        raise TypeError(f"{what} leaf {path} has dtype {g.dtype}, params have {w.dtype}")
     if tuple(g.shape) != tuple(w.shape):
-        raise ValueError(f"grads leaf {path} has shape {tuple(g.shape)}, "
+        raise ValueError(f"{what} leaf {path} has shape {tuple(g.shape)}, "
                          f"params have {tuple(w.shape)} (no broadcasting)")
 
 
 def check_buffer(path: str, field: str, w: Any, buf: Any) -> None:
     """A state buffer must live with its parameter: same library and dtype."""
     if not is_array_api_obj(buf):
-        raise TypeError(f"state.{field} leaf {path} is a {type(buf).__name__}, not an array")
+        raise TypeError(f"state.{field} leaf {path} is {article(type(buf).__name__)}, not an array")
     _namespace(path, w, buf)
     if buf.dtype != w.dtype:
         raise TypeError(f"state.{field} leaf {path} has dtype {buf.dtype}, params have {w.dtype}")
@@ -60,3 +100,31 @@ def to_numpy(x: Any) -> np.ndarray:
 def zeros_like(w: Any) -> Any:
     """A zero buffer with ``w``'s shape, dtype, library and device (the usual m_0, s_0)."""
     return array_namespace(w).zeros_like(w)
+
+
+def as_array_like(w: Any, x: Any) -> Any:
+    """``x`` (an output of a rule's math, or a tuple of them) as arrays of ``w``'s library.
+
+    NumPy turns 0-d results into NumPy scalars (``np.ones(()) * 2.0`` is an ``np.float64``);
+    they are made 0-d arrays again, keeping their dtype, so a 0-d leaf stays a 0-d array.
+    """
+    if isinstance(x, tuple):
+        return tuple(as_array_like(w, b) for b in x)
+    if isinstance(x, np.generic):
+        return np.asarray(x)
+    if not is_array_api_obj(x):  # a Python number from a rule's arithmetic on a 0-d leaf
+        return array_namespace(w).asarray(x, dtype=w.dtype, device=device(w))
+    return x
+
+
+def no_grad(arrays: list) -> Any:
+    """``torch.no_grad()`` when any of ``arrays`` is a torch tensor, else a no-op context.
+
+    A step is arithmetic on values, not a model: under autograd, params with
+    ``requires_grad`` would add one node per step to a graph that is never used. torch is
+    imported only when a torch tensor is present (it is then loaded already).
+    """
+    if any(is_torch_array(a) for a in arrays):
+        import torch
+        return torch.no_grad()
+    return contextlib.nullcontext()

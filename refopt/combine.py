@@ -9,11 +9,13 @@ rescales it too. Decoupled decay (AdamW's) is the rules' own ``weight_decay``.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable, Mapping, NamedTuple
 
 from . import tree
 from .backend import check_leaf
 from .core import NONNEGATIVE, Optimizer, RuleInfo, number
+from .validate import check_state_type
 
 __all__ = ["coupled_weight_decay", "partition", "PartitionState"]
 
@@ -35,9 +37,10 @@ def coupled_weight_decay(opt: Optimizer, weight_decay: float) -> Optimizer:
             decayed.append(g + lam * w)
         return opt.step(params, tree.unflatten(spec, decayed), state, **extra)
 
-    return Optimizer(f"{opt.name}+l2", opt.init, step,
-                     {**opt.hyperparams, "coupled_weight_decay": lam},
-                     {**opt.bounds, "coupled_weight_decay": NONNEGATIVE})
+    # replace, not a new Optimizer: a subclass's fields and methods (Nesterov's look_ahead) stay
+    return dataclasses.replace(opt, name=f"{opt.name}+l2", step=step,
+                               hyperparams={**opt.hyperparams, "coupled_weight_decay": lam},
+                               bounds={**opt.bounds, "coupled_weight_decay": NONNEGATIVE})
 
 
 class PartitionState(NamedTuple):
@@ -50,11 +53,23 @@ def _route(label_fn: Callable, labels: dict, leaves: list) -> dict:
     routed: dict = {label: {} for label in labels}
     for path, w in leaves:
         label = label_fn(path, w)
-        if label not in routed:
+        try:
+            known = label in routed
+        except TypeError:  # unhashable: a list, a dict, an array
+            raise ValueError(f"partition: label_fn gave {label!r} for leaf {path}, which is not a "
+                             f"label (labels are strings: {sorted(routed)})") from None
+        if not known:
             raise ValueError(f"partition: label_fn gave {label!r} for leaf {path}, but the rules are "
                              f"labelled {sorted(routed)}")
         routed[label][path] = w
     return routed
+
+
+def _has_inner(state: PartitionState, label: str, mine: dict) -> None:
+    if not isinstance(state.inner, dict) or label not in state.inner:
+        leaves = f" (leaf {next(iter(mine))} is routed there)" if mine else ""
+        raise ValueError(f"partition: state.inner has no entry for label {label!r}{leaves}; "
+                         f"was the state made by another partition's init?")
 
 
 def partition(rules_by_label: Mapping[str, Optimizer], label_fn: Callable[[str, Any], str]) -> Optimizer:
@@ -94,9 +109,7 @@ def partition(rules_by_label: Mapping[str, Optimizer], label_fn: Callable[[str, 
         return PartitionState(0, {label: rules[label].init(routed[label]) for label in rules})
 
     def step(params: Any, grads: Any, state: Any, **extra: Any) -> tuple[Any, PartitionState]:
-        if type(state) is not PartitionState:
-            raise TypeError(f"state is a {type(state).__name__}, but {name} needs a PartitionState "
-                            f"(made by its init)")
+        check_state_type(name, state, PartitionState)
         spec = tree.structure(params)
         leaves = checked_leaves(params)
         g_leaves = tree.leaves_like(spec, grads, "grads")
@@ -109,6 +122,7 @@ def partition(rules_by_label: Mapping[str, Optimizer], label_fn: Callable[[str, 
         new_leaf, inner = {}, {}
         for label, opt in rules.items():
             mine = routed[label]
+            _has_inner(state, label, mine)
             kw = {k: {p: by_path[p] for p in mine} for k, by_path in extra_of.items()}
             kw = {k: sub for k, sub in kw.items() if any(v is not None for v in sub.values())}
             new, inner[label] = opt.step(mine, {p: grads_of[p] for p in mine}, state.inner[label], **kw)

@@ -20,9 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, NamedTuple
 
 from . import tree
-from .backend import array_namespace, check_buffer, check_leaf
+from .backend import as_array_like, check_leaf, no_grad
+from .finite import NonFiniteGradient, NonFiniteState, check_finite
+from .validate import (LayoutCache, check_layout, check_representable,
+                       check_state_type, describe, real_number, step_count)
 
 __all__ = ["Interval", "Optimizer", "rule", "hyper", "number", "check_finite", "NonFiniteGradient",
+           "NonFiniteState",
            "RuleInfo", "POSITIVE", "NONNEGATIVE", "UNIT", "UNIT_CLOSED"]
 
 Schedule = Callable[[int], float]
@@ -53,9 +57,17 @@ UNIT_CLOSED = Interval(0.0, 1.0, hi_open=False)
 
 
 def number(name: str, x: Any, allowed: Interval, when: str = "") -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or math.isnan(x) or x not in allowed:
-        raise ValueError(f"{name} must be a number in {allowed}{when}, got {x!r}")
-    return float(x)
+    """``x`` as a Python float if it is one real number inside ``allowed``, else a
+    ``ValueError`` naming ``name``. Python and NumPy numbers and 0-d arrays of any library
+    count (``np.float32(0.9)``, ``torch.tensor(0.9)``); bools, complex, strings, arrays
+    with a shape and ints too large for a float (``10**400``) do not."""
+    try:
+        value = real_number(x)
+    except OverflowError:
+        value = None
+    if value is None or math.isnan(value) or value not in allowed:
+        raise ValueError(f"{name} must be a number in {allowed}{when}, got {describe(x)}")
+    return value
 
 
 def hyper(name: str, value: float | Schedule, allowed: Interval | None) -> float | Schedule:
@@ -94,11 +106,6 @@ def _leaves(params: Any) -> tuple[Any, list[tuple[str, Any]]]:
     return tree.structure(params), [(tree.fmt_path(p), w) for p, w in tree.leaves_with_paths(params)]
 
 
-def _arrays_of(buf: Any) -> list:
-    """A per-leaf buffer is an array or a (nested) tuple of arrays."""
-    return [b for _, b in tree.leaves_with_paths(buf)]
-
-
 def rule(name: str, State: type, init_leaf: Callable, update_leaf: Callable,
          hyperparams: Mapping[str, tuple[Any, Interval | None]], *, aux: tuple[str, ...] = (),
          check: Callable[[str, Any], None] | None = None) -> Optimizer:
@@ -110,53 +117,68 @@ def rule(name: str, State: type, init_leaf: Callable, update_leaf: Callable,
     schedules. ``aux`` names extra per-leaf trees that ``step`` accepts as keywords (for
     example Sophia's ``hess``); a leaf of an absent one is ``None``. ``check(path, w)``
     rejects leaves the rule cannot take (for example a non-matrix given to Muon).
+
+    ``step`` checks, before any arithmetic: the state's type and ``state.t``; every leaf of
+    grads and of the ``aux`` trees against its params leaf; every buffer against the layout
+    ``init_leaf`` makes for that leaf (shape, dtype, library, tuple nesting). ``init`` and
+    ``step`` refuse a hyperparameter that rounds to 0 or infinity in a leaf's dtype. Outputs
+    keep 0-d leaves 0-d, and torch leaves are stepped without building an autograd graph
+    (the new params have ``requires_grad`` False).
     """
     fields = _state_fields(State)
     values = {k: hyper(k, v, allowed) for k, (v, allowed) in hyperparams.items()}
     bounds = {k: allowed for k, (_, allowed) in hyperparams.items() if allowed is not None}
+    layouts = LayoutCache(init_leaf)
 
-    def validate_params(leaves: list[tuple[str, Any]]) -> None:
+    def validate_params(leaves: list[tuple[str, Any]], numbers: dict, when: str = "") -> None:
+        dtypes = set()
         for path, w in leaves:
             check_leaf(path, w, w)
             if check is not None:
                 check(path, w)
+            if (type(w), str(w.dtype)) not in dtypes:  # each dtype once: the rounding is the same
+                dtypes.add((type(w), str(w.dtype)))
+                check_representable(name, numbers, w, when)
 
     def init(params: Any) -> Any:
         spec, leaves = _leaves(params)
-        validate_params(leaves)
+        validate_params(leaves, {k: v for k, v in values.items() if k in bounds and not callable(v)})
         per_leaf = [tuple(init_leaf(w)) for _, w in leaves]
         columns = [tree.unflatten(spec, [bufs[i] for bufs in per_leaf]) for i in range(len(fields))]
         return State(0, *columns)
+
+    def gather(spec: Any, leaves: list, grads: Any, state: Any, extra: dict) -> tuple:
+        """grads, buffers and aux trees as per-leaf columns, each leaf checked."""
+        g_leaves = tree.leaves_like(spec, grads, "grads")
+        columns = [tree.leaves_like(spec, getattr(state, f), f"state.{f}") for f in fields]
+        aux_columns = {k: [None] * len(leaves) if extra.get(k) is None
+                       else tree.leaves_like(spec, extra[k], k) for k in aux}
+        for i, ((path, w), g) in enumerate(zip(leaves, g_leaves)):
+            check_leaf(path, w, g)
+            for f, want, col in zip(fields, layouts(w), columns):
+                check_layout(path, f, want, col[i], w)
+            for k, col in aux_columns.items():
+                if col[i] is not None:
+                    check_leaf(path, w, col[i], what=k)
+        return g_leaves, columns, aux_columns
 
     def step(params: Any, grads: Any, state: Any, **extra: Any) -> tuple[Any, Any]:
         unknown = set(extra) - set(aux)
         if unknown:
             raise TypeError(f"{name}.step got unexpected keyword {sorted(unknown)[0]!r}")
-        if type(state) is not State:
-            raise TypeError(f"state is a {type(state).__name__}, but {name} needs a {State.__name__}"
-                            f" (made by {name}.init)")
-        spec, leaves = _leaves(params)
-        validate_params(leaves)
-        g_leaves = tree.leaves_like(spec, grads, "grads")
-        columns = [tree.leaves_like(spec, getattr(state, f), f"state.{f}") for f in fields]
-        aux_columns = {}
-        for k in aux:
-            given = extra.get(k)
-            aux_columns[k] = [None] * len(leaves) if given is None else tree.leaves_like(spec, given, k)
-        t = state.t + 1
+        check_state_type(name, state, State)
+        t = step_count(name, state.t) + 1
         now = {k: _at(k, v, bounds.get(k), t) for k, v in values.items()}
+        spec, leaves = _leaves(params)
+        scheduled = {k: now[k] for k, v in values.items() if callable(v) and k in bounds}
+        validate_params(leaves, scheduled, f" (schedule at step {t})")
+        g_leaves, columns, aux_columns = gather(spec, leaves, grads, state, extra)
         out = []
-        for i, ((path, w), g) in enumerate(zip(leaves, g_leaves)):
-            check_leaf(path, w, g)
-            bufs = [col[i] for col in columns]
-            for f, b in zip(fields, bufs):
-                for arr in _arrays_of(b):
-                    check_buffer(path, f, w, arr)
-            for k, col in aux_columns.items():
-                if col[i] is not None:
-                    check_leaf(path, w, col[i])
-            out.append(tuple(update_leaf(w, g, *bufs, t=t, **now,
-                                         **{k: col[i] for k, col in aux_columns.items()})))
+        with no_grad([w for _, w in leaves]):
+            for i, ((_, w), g) in enumerate(zip(leaves, g_leaves)):
+                new = update_leaf(w, g, *[col[i] for col in columns], t=t, **now,
+                                  **{k: col[i] for k, col in aux_columns.items()})
+                out.append(tuple(as_array_like(w, x) for x in new))
         new_params = tree.unflatten(spec, [o[0] for o in out])
         new_columns = [tree.unflatten(spec, [o[j + 1] for o in out]) for j in range(len(fields))]
         return new_params, State(t, *new_columns)
@@ -188,22 +210,3 @@ class RuleInfo:
 
     def make_example(self) -> Optimizer:
         return self.example() if self.example is not None else self.factory()
-
-
-class NonFiniteGradient(FloatingPointError):
-    """Raised by ``check_finite`` at the first gradient with a NaN or an infinity."""
-
-
-def check_finite(opt: Optimizer) -> Optimizer:
-    """The same optimizer, but ``step`` raises ``NonFiniteGradient`` naming the leaf and
-    the step at the first non-finite gradient entry, instead of propagating it."""
-
-    def step(params: Any, grads: Any, state: Any, **extra: Any) -> tuple[Any, Any]:
-        for path, g in tree.leaves_with_paths(grads):
-            xp = array_namespace(g)
-            if not bool(xp.all(xp.isfinite(g))):
-                raise NonFiniteGradient(f"{opt.name}: non-finite gradient in leaf "
-                                        f"{tree.fmt_path(path)} at step {state.t + 1}")
-        return opt.step(params, grads, state, **extra)
-
-    return Optimizer(opt.name, opt.init, step, opt.hyperparams, opt.bounds)

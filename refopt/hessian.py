@@ -54,22 +54,44 @@ def _probe(w: Any, rng: np.random.Generator, distribution: str) -> Any:
     return _like(w, rng.choice(np.array([-1.0, 1.0]), size=shape))
 
 
-def hutchinson(hvp: Callable[[Any], Any], params: Any, rng: np.random.Generator,
+def _generator(rng: Any) -> np.random.Generator:
+    """A ``Generator`` as given, or one seeded by an int (``np.random.default_rng(seed)``)."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, (bool, np.bool_)):
+        if rng < 0:
+            raise ValueError(f"rng: a seed must be a non-negative int, got {rng}")
+        return np.random.default_rng(rng)
+    raise TypeError(f"rng must be a numpy.random.Generator or an int seed, got "
+                    f"{type(rng).__name__} {rng!r} (the legacy np.random.RandomState is not accepted)")
+
+
+def hutchinson(hvp: Callable[[Any], Any], params: Any, rng: np.random.Generator | int,
                distribution: str = "normal") -> Any:
     """``u * hvp(u)`` for one random probe ``u`` shaped like ``params``.
 
     ``hvp(v)`` returns the Hessian-vector product :math:`H v` (a tree like ``params``) at the
     current params. ``distribution`` is ``"normal"`` (the paper) or ``"rademacher"`` (optax).
+    ``rng`` is a NumPy ``Generator`` or an int seed for ``np.random.default_rng``.
     """
     if distribution not in DISTRIBUTIONS:
         raise ValueError(f"distribution must be one of {DISTRIBUTIONS}, got {distribution!r}")
+    rng = _generator(rng)
     u = tree.tree_map(lambda w: _probe(w, rng, distribution), params)
     return tree.tree_map(lambda a, b: a * b, u, hvp(u))
 
 
-def sample_labels(logits: Any, rng: np.random.Generator) -> np.ndarray:
-    """One label per row of ``logits`` (B x C), drawn from the row's softmax."""
+def sample_labels(logits: Any, rng: np.random.Generator | int) -> np.ndarray:
+    """One label per row of ``logits`` (B x C), drawn from the row's softmax.
+
+    A row with a NaN or an infinity has no softmax (``inf - inf``): it is refused by its
+    index rather than drawn as class 0."""
+    rng = _generator(rng)
     z = np.asarray(to_numpy(logits), dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(z).all(axis=1)) if z.ndim == 2 else []
+    if len(bad):
+        raise ValueError(f"logits row {int(bad[0])} has a non-finite entry "
+                         f"({z[bad[0]][~np.isfinite(z[bad[0]])][0]}); sampling needs finite logits")
     p = np.exp(z - z.max(axis=1, keepdims=True))
     cdf = np.cumsum(p / p.sum(axis=1, keepdims=True), axis=1)
     u = rng.random((z.shape[0], 1))
@@ -77,7 +99,7 @@ def sample_labels(logits: Any, rng: np.random.Generator) -> np.ndarray:
 
 
 def gauss_newton_bartlett(sampled_grad: Callable[[np.ndarray], Any], logits: Any,
-                          rng: np.random.Generator) -> Any:
+                          rng: np.random.Generator | int) -> Any:
     """``B * g_hat * g_hat`` with ``g_hat = sampled_grad(labels)``, labels drawn from the model.
 
     ``logits`` are the model's outputs on the minibatch (B x C, at the current params);
@@ -87,5 +109,6 @@ def gauss_newton_bartlett(sampled_grad: Callable[[np.ndarray], Any], logits: Any
     if len(logits.shape) != 2:
         raise ValueError(f"logits must be a B x C array, got shape {tuple(logits.shape)}")
     batch = logits.shape[0]
+    rng = _generator(rng)
     g_hat = sampled_grad(sample_labels(logits, rng))
     return tree.tree_map(lambda g: batch * g * g, g_hat)
