@@ -1,30 +1,30 @@
 """``python -m refopt.oracle NAME [--ARG VALUE ...] [options]``: a framework optimizer against
 its refopt flavor.
 
-::
+Examples::
 
     python -m refopt.oracle torch.optim.Adam --lr 1e-3 --betas 0.9,0.99 --amsgrad true
-    python -m refopt.oracle optax.adam --learning_rate 1e-3 --perturb eps-in-sqrt
+    python -m refopt.oracle optax.adam --learning_rate=1e-3 --perturb eps-in-sqrt
     python -m refopt.oracle optax.contrib.muon --learning_rate 0.02 --steps 40
     python -m refopt.oracle keras.optimizers.Adam --learning_rate 1e-3 --perturb paper-eps
+    python -m refopt.oracle --list
 
-``NAME`` is the framework's own name in one of the namespaces of ``refopt.flavors``
-(``torch.optim.X``, ``optax.x``, ``optax.contrib.x``, ``keras.optimizers.X``; the usage
-message lists them); every ``--ARG VALUE`` not listed below is passed, under the same name,
-both to the framework optimizer and to the flavor ``refopt.flavors.<framework>.<x>``. Values
-are read as ``true``/``false``/``none``, integers, floats, comma-separated tuples
-(``0.9,0.99``) or strings; ``--ARG`` alone means ``true``.
+``NAME`` is the framework's own name in one of the namespaces of ``refopt.flavors`` (listed
+below; ``--list`` prints every accepted name). Every ``--ARG VALUE`` (or ``--ARG=VALUE``) that
+is not an option below is passed, under the same name, both to the framework optimizer and to
+the flavor ``refopt.flavors.<framework>.<x>``. Values are read as ``true``/``false``/``none``,
+integers, floats, comma-separated tuples (``0.9,0.99``) or strings; ``--ARG`` alone means
+``true``.
 
-Options: ``--steps N`` (25), ``--seed S`` (0), ``--rtol R`` (1e-10, or the flavor module's
-``RTOL`` for the optimizer, e.g. torch's bfloat16 Muon), ``--shapes w=5x4,b=4``,
-``--perturb P``: run a deliberately wrong reference, to see the report name where it parts.
-``P`` is one of the flavor module's ``PERTURBATIONS`` (``eps-in-sqrt``, ``paper-threshold``,
-``paper-eps``: the usage message lists each with its optimizers) or ``step-scale:F`` (every
-reference step multiplied by F). The run is float64 over ``refopt.oracle.mixed_gradients``;
-the exit status is 0 when the two agree to ``rtol`` and 1 when they part.
+The run is float64 over ``refopt.oracle.mixed_gradients``. Exit status: 0 when the two agree
+to ``rtol``, 1 when they part, 2 for a usage error (an unknown name or argument, a bad
+value, a framework that is not installed).
 """
 from __future__ import annotations
 
+import argparse
+import inspect
+import math
 import sys
 from typing import Any
 
@@ -32,72 +32,143 @@ import numpy as np
 
 from .. import flavors, tree
 from ..core import Optimizer
+from .arguments import (OPTION_NAMES, Once, closest, parse_shapes, parse_value, rtol_value, seed_value,
+                        split_argv, steps_value)
 from .compare import compare
 from .streams import mixed_gradients
 
-OPTIONS = {"steps": int, "seed": int, "rtol": float, "shapes": str, "perturb": str}
+PROG = "python -m refopt.oracle"
 DEFAULT_SHAPES = {"w": (5, 4), "b": (4,)}
+INSTALL = 'pip install "refopt[oracle]"'
+# the run keeps every gradient and both trajectories: 1e8 float64 values is ~2.4 GB in all
+MAX_VALUES = 10**8
 
 
-def usage() -> str:
-    """The module docstring and what exists now: each flavor module's namespace and each
-    perturbation with the optimizers it is defined for (from ``refopt.flavors.MODULES``)."""
+# --- the parser and its help ---------------------------------------------------------------
+
+def plain(text: str) -> str:
+    """reST as plain text: inline literals unquoted, ``Examples::`` as ``Examples:``."""
+    return text.replace("``", "").replace("::\n", ":\n")
+
+
+def _epilog() -> str:
+    """What exists now: each flavor module's namespace and each perturbation with the
+    optimizers it is defined for (from ``refopt.flavors.MODULES``)."""
     namespaces = ", ".join(m.PREFIX + "*" for m in flavors.MODULES.values())
     perturbations: dict[str, list[str]] = {}
     for module in flavors.MODULES.values():
         for name, table in getattr(module, "PERTURBATIONS", {}).items():
             perturbations.setdefault(name, []).extend(module.PREFIX + attr for attr in table)
     lines = [f"  {name}: {', '.join(names)}" for name, names in perturbations.items()]
-    lines.append("  step-scale:F: any optimizer")
-    return f"{__doc__}\nNamespaces: {namespaces}\nPerturbations:\n" + "\n".join(lines)
+    lines.append("  step-scale:F: any optimizer (every reference step multiplied by F)")
+    return f"Namespaces: {namespaces}\nPerturbations:\n" + "\n".join(lines)
 
 
-def parse_value(text: str) -> Any:
-    low = text.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low == "none":
-        return None
-    if "," in text:
-        return tuple(parse_value(part) for part in text.split(",") if part)
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=plain(__doc__ or ""), epilog=_epilog(), allow_abbrev=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage=f"{PROG} NAME [--ARG VALUE ...] [--steps N] [--seed S] [--rtol R] [--shapes SPEC] "
+              "[--perturb P] | --list")
+    parser.add_argument("name", nargs="?", metavar="NAME", help="e.g. torch.optim.Adam (see --list)")
+    parser.add_argument("--list", action="store_true", help="print every accepted NAME and exit")
+    parser.add_argument("--steps", type=steps_value, action=Once, metavar="N", help="steps (25)")
+    parser.add_argument("--seed", type=seed_value, action=Once, metavar="S", help="random seed (0)")
+    parser.add_argument("--rtol", type=rtol_value, action=Once, metavar="R",
+                        help="relative tolerance (1e-10, or the flavor module's RTOL for NAME)")
+    parser.add_argument("--shapes", type=parse_shapes, action=Once, metavar="SPEC",
+                        help="params leaves, e.g. w=5x4,b=4")
+    parser.add_argument("--perturb", action=Once, metavar="P",
+                        help="run a deliberately wrong reference (see Perturbations)")
+    return parser
 
 
-def parse_args(argv: list[str]) -> tuple[str, dict, dict]:
-    """``(name, framework kwargs, options)``."""
-    if not argv or argv[0].startswith("-"):
-        raise SystemExit(usage())
-    name, rest = argv[0], argv[1:]
-    kwargs: dict[str, Any] = {}
-    options: dict[str, Any] = {"steps": 25, "seed": 0, "rtol": None, "shapes": None, "perturb": None}
-    i = 0
-    while i < len(rest):
-        key = rest[i]
-        if not key.startswith("--") or len(key) < 3:
-            raise SystemExit(f"expected --ARG, got {key!r}\n\n{usage()}")
-        key = key[2:].replace("-", "_")
-        has_value = i + 1 < len(rest) and not rest[i + 1].startswith("--")
-        raw = rest[i + 1] if has_value else "true"
-        i += 2 if has_value else 1
-        if key in OPTIONS:
-            options[key] = OPTIONS[key](raw)
+def usage() -> str:
+    return build_parser().format_help()
+
+
+# --- names ---------------------------------------------------------------------------------
+
+def _module_names(module: Any) -> list[str]:
+    """The qualified names a flavor module accepts: its ``__all__`` (a namespace object such
+    as optax's ``contrib`` contributes its public callables) and its ``EXAMPLES`` keys."""
+    names = []
+    for attr in getattr(module, "__all__", ()):
+        obj = getattr(module, attr)
+        if callable(obj):
+            names.append(module.PREFIX + attr)
         else:
-            kwargs[key] = parse_value(raw)
-    return name, kwargs, options
+            names += [f"{module.PREFIX}{attr}.{k}" for k, v in vars(obj).items()
+                      if not k.startswith("_") and callable(v)]
+    names += [n for n in getattr(module, "EXAMPLES", {}) if n.startswith(module.PREFIX)]
+    return list(dict.fromkeys(names))
 
 
-def parse_shapes(text: str) -> dict[str, tuple[int, ...]]:
-    out = {}
-    for item in text.split(","):
-        key, _, dims = item.partition("=")
-        out[key] = tuple(int(d) for d in dims.split("x") if d)
-    return out
+def accepted_names() -> dict[str, list[str]]:
+    """Every NAME the CLI accepts, grouped by namespace (the name up to its last dot)."""
+    groups: dict[str, list[str]] = {}
+    for module in flavors.MODULES.values():
+        for name in _module_names(module):
+            groups.setdefault(name.rsplit(".", 1)[0], []).append(name)
+    return groups
 
+
+def list_text() -> str:
+    return "\n\n".join(f"# {space}.*\n" + "\n".join(names) for space, names in accepted_names().items())
+
+
+def resolve(parser: argparse.ArgumentParser, name: str) -> tuple[Any, str, Any]:
+    """``(flavor module, attribute path, flavor factory)`` for NAME, or a usage error with
+    the closest accepted name."""
+    names = [n for group in accepted_names().values() for n in group]
+    if name in names:
+        module, attr = flavors.lookup(name)
+        return module, attr, flavors.attr_of(module, attr)
+    # within a known namespace, match the part after it: the shared prefix would make every
+    # name of the namespace look close (LBFGS is not a typo of SGD)
+    prefix = next((m.PREFIX for m in flavors.MODULES.values() if name.startswith(m.PREFIX)), "")
+    tails = [n[len(prefix):] for n in names if n.startswith(prefix)]
+    close = closest(name[len(prefix):], tails)
+    hint = f"did you mean {prefix}{close}?" if close else f"{PROG} --list prints every accepted name"
+    spaces = ", ".join(m.PREFIX + "*" for m in flavors.MODULES.values())
+    parser.error(f"no refopt flavor for {name!r} (known namespaces: {spaces}); {hint}")
+
+
+# --- framework arguments -------------------------------------------------------------------
+
+def framework_kwargs(parser: argparse.ArgumentParser, extra: list[tuple[str, str]]) -> dict:
+    kwargs: dict[str, Any] = {}
+    for token, raw in extra:
+        key = token[2:].replace("-", "_")
+        if not key.isidentifier():
+            parser.error(f"{token!r} is not --ARG with ARG a Python name")
+        if key in kwargs:
+            parser.error(f"argument {token}: given twice")
+        kwargs[key] = parse_value(raw)
+    return kwargs
+
+
+def check_arguments(parser: argparse.ArgumentParser, name: str, factory: Any, kwargs: dict) -> None:
+    """Every argument is one the flavor factory takes (else "did you mean", from its
+    signature and the CLI's options), and every required one is given."""
+    params = inspect.signature(factory).parameters.values()
+    named = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    takes_more = any(p.kind is p.VAR_KEYWORD for p in params)
+    for key in kwargs:
+        if key in named:
+            continue
+        close = closest(key, named + OPTION_NAMES)
+        if takes_more and not close:
+            continue    # for the flavor to judge (keras's base-optimizer arguments)
+        hint = f"did you mean --{close}?" if close else "it takes " + ", ".join(f"--{n}" for n in named)
+        parser.error(f"{name} takes no argument --{key} (in its refopt flavor); {hint}")
+    for p in params:
+        required = p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is p.empty
+        if required and p.name not in kwargs:
+            parser.error(f"{name} needs --{p.name}")
+
+
+# --- the two sides -------------------------------------------------------------------------
 
 def step_scaled(opt: Optimizer, factor: float) -> Optimizer:
     """``opt`` with every step ``w_t - w_{t-1}`` multiplied by ``factor``."""
@@ -108,37 +179,84 @@ def step_scaled(opt: Optimizer, factor: float) -> Optimizer:
     return Optimizer(f"{opt.name}*{factor:g}", opt.init, step, opt.hyperparams, opt.bounds)
 
 
-def build_reference(module: Any, attr: str, kwargs: dict, perturb: str | None) -> Optimizer:
-    if perturb is None:
-        return flavors.attr_of(module, attr)(**kwargs)
+def _perturbed_factory(parser: argparse.ArgumentParser, module: Any, attr: str, factory: Any,
+                       perturb: str) -> Any:
     if perturb.startswith("step-scale:"):
-        return step_scaled(flavors.attr_of(module, attr)(**kwargs), float(perturb.split(":", 1)[1]))
-    table = getattr(module, "PERTURBATIONS", {}).get(perturb, {})
-    if attr not in table:
-        known = sorted(k for k, v in getattr(module, "PERTURBATIONS", {}).items() if attr in v)
-        raise SystemExit(f"perturbation {perturb!r} is not defined for {module.PREFIX}{attr}; "
-                         f"defined: {', '.join(known + ['step-scale:F'])}")
-    return table[attr](**kwargs)
+        factor = parse_value(perturb.split(":", 1)[1])
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not math.isfinite(factor):
+            parser.error(f"argument --perturb: step-scale:F needs a finite number F, got {perturb!r}")
+        return lambda **kw: step_scaled(factory(**kw), float(factor))
+    table = getattr(module, "PERTURBATIONS", {})
+    if attr not in table.get(perturb, {}):
+        known = sorted(k for k, v in table.items() if attr in v)
+        parser.error(f"argument --perturb: {perturb!r} is not defined for {module.PREFIX}{attr}; "
+                     f"defined: {', '.join(known + ['step-scale:F'])}")
+    return table[perturb][attr]
+
+
+def build_reference(parser: argparse.ArgumentParser, module: Any, attr: str, kwargs: dict,
+                    perturb: str | None) -> Optimizer:
+    """The flavor (perturbed if asked); a bad hyperparameter is a usage error naming it."""
+    factory = flavors.attr_of(module, attr)
+    if perturb is not None:
+        factory = _perturbed_factory(parser, module, attr, factory, perturb)
+    try:
+        return factory(**kwargs)
+    except (ValueError, TypeError) as err:
+        parser.error(f"refopt flavor of {module.PREFIX}{attr}: {err}")
+
+
+def build_candidate(parser: argparse.ArgumentParser, module: Any, attr: str, kwargs: dict) -> Any:
+    """The framework's optimizer; a framework that is not installed names the extra."""
+    try:
+        return module.framework(attr, **kwargs)
+    except ImportError as err:
+        parser.error(f"{module.PREFIX}{attr} needs {err.name or 'its framework'}, which is not "
+                     f"installed: {INSTALL}")
+    except (ValueError, TypeError) as err:
+        parser.error(f"{module.PREFIX}{attr}: {err}")
 
 
 def call_text(name: str, kwargs: dict) -> str:
     return f"{name}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
 
 
+# --- the command ---------------------------------------------------------------------------
+
+def parse_args(argv: list[str], parser: argparse.ArgumentParser | None = None) -> tuple[str, dict, dict]:
+    """``(name, framework kwargs, options)``; a usage error exits 2 (argparse's SystemExit)."""
+    parser = parser or build_parser()
+    ours, extra = split_argv(argv)
+    args = parser.parse_args(ours)
+    kwargs = framework_kwargs(parser, extra)
+    if args.list and (args.name or kwargs):
+        parser.error("--list takes no NAME or --ARG")
+    if not args.list and args.name is None:
+        parser.error("the following argument is required: NAME (see --list)")
+    options = {"steps": 25 if args.steps is None else args.steps,
+               "seed": 0 if args.seed is None else args.seed,
+               "rtol": args.rtol, "shapes": args.shapes, "perturb": args.perturb, "list": args.list}
+    return args.name, kwargs, options
+
+
 def main(argv: list[str] | None = None) -> int:
-    name, kwargs, options = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        module, attr = flavors.lookup(name)
-        reference = build_reference(module, attr, kwargs, options["perturb"])
-    except ValueError as err:
-        raise SystemExit(str(err))
-    candidate = module.framework(attr, **kwargs)._replace(name=call_text(name, kwargs))
+    parser = build_parser()
+    name, kwargs, options = parse_args(sys.argv[1:] if argv is None else argv, parser)
+    if options["list"]:
+        print(list_text())
+        return 0
+    module, attr, factory = resolve(parser, name)
+    check_arguments(parser, name, factory, kwargs)
+    shapes = options["shapes"] or getattr(module, "SHAPES", {}).get(attr, DEFAULT_SHAPES)
+    size = sum(math.prod(s) for s in shapes.values())
+    if size * options["steps"] > MAX_VALUES:
+        parser.error(f"--steps x params size is {size * options['steps']:.3g}; at most {MAX_VALUES:.0e}")
+    reference = build_reference(parser, module, attr, kwargs, options["perturb"])
+    candidate = build_candidate(parser, module, attr, kwargs)._replace(name=call_text(name, kwargs))
     ref_name = call_text(f"{flavors.__name__}.{module.__name__.rsplit('.', 1)[1]}.{attr}", kwargs)
     if options["perturb"]:
         ref_name += f"  PERTURBED: {options['perturb']}"
     reference = Optimizer(ref_name, reference.init, reference.step)
-    shapes = (parse_shapes(options["shapes"]) if options["shapes"]
-              else getattr(module, "SHAPES", {}).get(attr, DEFAULT_SHAPES))
     rng = np.random.default_rng(options["seed"])
     params = {k: rng.standard_normal(s) for k, s in shapes.items()}
     grads = mixed_gradients(params, options["steps"], seed=options["seed"] + 1)
