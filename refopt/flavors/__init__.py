@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 __all__ = ["EXAMPLES", "MODULES", "lookup", "flavor", "framework", "attr_of"]
 
-_KNOWN = ("torch", "optax", "keras")
+_KNOWN = ("torch", "optax", "keras", "pytorch_optimizer")
 
 
 def _modules() -> dict[str, ModuleType]:

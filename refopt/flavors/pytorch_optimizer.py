@@ -1,0 +1,278 @@
+r"""pytorch-optimizer's optimizers as refopt optimizers: its class names, arguments and defaults.
+
+``refopt.flavors.pytorch_optimizer.Lion(lr=1e-4, betas=(0.9, 0.99), ...)`` gives the numbers of
+``pytorch_optimizer.Lion`` with the same arguments (checked against pytorch-optimizer 4.1.0 to
+1e-10 relative in float64 by ``tests/flavors/test_pytorch_optimizer.py``). Each constructor is
+the canonical rule with its knobs set: Lion, Adan (``debias=True, eps_inside=False``), LARS
+(the paper form on arrays of ndim >= 2, momentum SGD on the others, by ``refopt.partition``),
+Shampoo, AdaBelief (its ``eps`` both added to the stored :math:`s` and outside the root), NorMuon,
+MARS (``mars_type="shampoo"``: MARS-M with Muon's shape factor on matrices, AdamW on the rest),
+Muon (``refopt.flavors.torch.Muon``: the same algorithm as ``torch.optim.Muon``) and Yogi
+(``refopt.flavors.optax_rules.yogi_update``: pytorch-optimizer and optax bias-correct both moments
+and start both at ``initial_accumulator``, unlike Zaheer et al.'s Algorithm 2 in ``refopt.yogi``).
+
+Conventions shared by all: ``maximize=True`` negates the gradient first; then ``weight_decay``
+is decoupled, :math:`w \leftarrow w(1 - \eta\lambda)` (``fixed_decay``: :math:`w(1-\lambda)`),
+where ``weight_decouple=True`` and coupled, :math:`g \leftarrow g + \lambda w`, otherwise.
+``foreach`` chooses a code path, not numbers: accepted and not taken. An option that changes the
+numbers in a way no refopt rule reproduces (gradient centralization, AdaNorm, cautious masks,
+rectification, AMSBound, global norm clipping, ...) raises ``ValueError`` naming it and why.
+
+Precision: pytorch-optimizer keeps its step count as a Python int, so torch's default dtype does
+not enter; but its Muon, NorMuon and MARS (``"shampoo"``) always run Newton-Schulz in bfloat16,
+where these flavors run it in the params' dtype: ``RTOL`` below gives the measured gap.
+"""
+from __future__ import annotations
+
+import math
+from functools import partial
+from typing import Any
+
+import refopt
+
+from ..backend import zeros_like
+from ..core import NONNEGATIVE, UNIT, number, rule
+from ..rules.muon import flag
+from . import torch as torch_flavor
+from .optax_rules import YogiState, yogi_update
+from .pytorch_optimizer_rules import by_ndim, debiased_lr, finish, ns_coefficients, no_extras, refuse
+from .torch import _betas, decoupled, negated
+
+PREFIX = "pytorch_optimizer."
+__all__ = ["Lion", "Adan", "LARS", "Shampoo", "AdaBelief", "Yogi", "Muon", "NorMuon", "MARS"]
+
+
+# --- sign, Nesterov-type and layer-wise rules ------------------------------------------------
+
+def Lion(lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, weight_decouple=True, fixed_decay=False,
+         foreach=None, maximize=False, **kwargs):
+    """``pytorch_optimizer.Lion``: ``refopt.lion`` (its decay, ``w(1 - lr wd)`` before the sign
+    step, is the rule's ``lr*wd*w`` term, applied here by ``finish`` for all three decay modes)."""
+    no_extras("Lion", kwargs, reads=("use_gc", "adanorm", "adanorm_r", "cautious"))
+    beta1, beta2 = _betas(betas)
+    lr = number("lr", lr, NONNEGATIVE)
+    return finish(refopt.lion(lr=lr, beta1=beta1, beta2=beta2), lr, weight_decay, weight_decouple,
+                   fixed_decay, maximize)
+
+
+def Adan(lr=1e-3, betas=(0.98, 0.92, 0.99), weight_decay=0.0, weight_decouple=False, max_grad_norm=0.0,
+         eps=1e-8, maximize=False, foreach=None, **kwargs):
+    """``pytorch_optimizer.Adan``: ``refopt.adan(debias=True, eps_inside=False)``, the official
+    code's form; ``weight_decouple=False`` is the proximal decay ``w / (1 + lr wd)`` (the rule's
+    ``proximal=True``), ``True`` the multiplied ``w (1 - lr wd)``."""
+    no_extras("Adan", kwargs, reads=("use_gc", "adanorm", "adanorm_r"))
+    if flag("maximize", maximize):
+        refuse("Adan", "maximize=True", "pytorch-optimizer 4.1.0 stores its first previous gradient before "
+               "negating the gradient, so its first difference is -2 g_1, not 0")
+    if number("max_grad_norm", max_grad_norm, NONNEGATIVE):
+        refuse("Adan", f"max_grad_norm={max_grad_norm!r}", "clipping by the global norm of all leaves")
+    if not isinstance(betas, (tuple, list)) or len(betas) != 3:
+        raise ValueError(f"betas must be a triple (beta1, beta2, beta3), got {betas!r}")
+    b1, b2, b3 = (number(f"betas[{i}]", b, UNIT) for i, b in enumerate(betas))
+    return refopt.adan(lr=lr, beta1=b1, beta2=b2, beta3=b3, eps=eps, weight_decay=weight_decay,
+                       debias=True, eps_inside=False, proximal=not flag("weight_decouple", weight_decouple))
+
+
+def LARS(lr=1e-3, weight_decay=0.0, momentum=0.9, dampening=0.0, trust_coefficient=1e-3, nesterov=False,
+         maximize=False, foreach=None, **kwargs):
+    r"""``pytorch_optimizer.LARS``: ``refopt.lars`` (the paper's ratio
+    :math:`\eta_{tc}\lVert w\rVert/(\lVert g\rVert + \lambda\lVert w\rVert)`, no eps) on leaves of
+    ndim >= 2; on the others pytorch-optimizer skips ratio and decay: ``refopt.momentum``."""
+    no_extras("LARS", kwargs)
+    if number("dampening", dampening, NONNEGATIVE):
+        refuse("LARS", f"dampening={dampening!r}", "the paper's LARS has undamped momentum")
+    if flag("nesterov", nesterov):
+        refuse("LARS", "nesterov=True", "the paper's LARS has heavy-ball momentum")
+    mu = number("momentum", momentum, UNIT)
+    opt = by_ndim(refopt.lars(lr=lr, beta1=mu, trust_coefficient=trust_coefficient,
+                               weight_decay=weight_decay), refopt.momentum(lr=lr, beta1=mu))
+    return negated(opt) if flag("maximize", maximize) else opt
+
+
+def Shampoo(lr=1e-3, momentum=0.0, weight_decay=0.0, weight_decouple=False, fixed_decay=False,
+            preconditioning_compute_steps=1, matrix_eps=1e-6, maximize=False, **kwargs):
+    """``pytorch_optimizer.Shampoo``: ``refopt.shampoo(eps=matrix_eps)`` (statistics start at
+    ``matrix_eps * I``; inverse roots by SVD there, by eigh here: equal up to conditioning)."""
+    no_extras("Shampoo", kwargs)
+    if number("momentum", momentum, UNIT):
+        refuse("Shampoo", f"momentum={momentum!r}",
+                "pytorch-optimizer mixes its previous preconditioned step into the next gradient")
+    if preconditioning_compute_steps != 1:
+        refuse("Shampoo", f"preconditioning_compute_steps={preconditioning_compute_steps!r}",
+                "stale inverse roots between recomputations")
+    lr = number("lr", lr, NONNEGATIVE)
+    return finish(refopt.shampoo(lr=lr, eps=matrix_eps), lr, weight_decay, weight_decouple, fixed_decay,
+                   maximize)
+
+
+# --- Adam-type rules -------------------------------------------------------------------------
+
+def AdaBelief(lr=1e-3, betas=(0.9, 0.999), weight_decay=0.0, weight_decouple=True, fixed_decay=False,
+              rectify=False, n_sma_threshold=5, degenerated_to_sgd=True, ams_bound=False, foreach=None,
+              eps=1e-16, maximize=False, adam_debias=False, **kwargs):
+    r"""``pytorch_optimizer.AdaBelief``: ``refopt.adabelief(eps=eps, eps_root=eps)``: it adds
+    ``eps`` to the stored :math:`s_t` each step and again outside :math:`\sqrt{\hat s_t}`
+    (in 4.1.0 its denominator takes no further 1e-15). ``n_sma_threshold`` and
+    ``degenerated_to_sgd`` act only with ``rectify``."""
+    no_extras("AdaBelief", kwargs, reads=("adanorm", "adanorm_r"))
+    if flag("rectify", rectify):
+        refuse("AdaBelief", "rectify=True", "RAdam's rectification of AdaBelief")
+    if flag("ams_bound", ams_bound):
+        refuse("AdaBelief", "ams_bound=True", "the running max of the belief")
+    beta1, beta2 = _betas(betas)
+    lr = number("lr", lr, NONNEGATIVE)
+    opt = refopt.adabelief(lr=debiased_lr(lr, beta1, adam_debias), beta1=beta1, beta2=beta2, eps=eps,
+                           eps_root=eps)
+    return finish(opt, lr, weight_decay, weight_decouple, fixed_decay, maximize)
+
+
+def Yogi(lr=1e-2, betas=(0.9, 0.999), initial_accumulator=1e-6, weight_decay=0.0, weight_decouple=True,
+         fixed_decay=False, eps=1e-3, maximize=False, foreach=None, adam_debias=False, **kwargs):
+    r"""``pytorch_optimizer.Yogi``, a rule of its own because its algorithm is not Zaheer et al.'s:
+    :math:`m_0 = s_0 = c` (``initial_accumulator``) and Adam's bias corrections,
+
+    .. math::
+
+        m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\quad
+        s_t = s_{t-1} - (1-\beta_2)\,\mathrm{sign}(s_{t-1} - g_t^2)\, g_t^2,\quad
+        w_t = w_{t-1} - \frac{\eta}{1-\beta_1^t}\,\frac{m_t}{\sqrt{s_t/(1-\beta_2^t)} + \epsilon}
+
+    the update of optax's ``yogi`` (``optax_rules.yogi_update``), here with any :math:`c`."""
+    no_extras("Yogi", kwargs)
+    beta1, beta2 = _betas(betas)
+    lr = number("lr", lr, NONNEGATIVE)
+    c = number("initial_accumulator", initial_accumulator, NONNEGATIVE)
+    opt = rule("pytorch_optimizer.Yogi", YogiState, lambda w: (zeros_like(w) + c, zeros_like(w) + c),
+               yogi_update, {"lr": (debiased_lr(lr, beta1, adam_debias), NONNEGATIVE),
+                             "beta1": (beta1, UNIT), "beta2": (beta2, UNIT), "eps": (eps, NONNEGATIVE)})
+    return finish(opt, lr, weight_decay, weight_decouple, fixed_decay, maximize)
+
+
+# --- the Muon family (2-D leaves; every leaf in one use_muon=True group) ------------------------
+
+def Muon(lr=2e-2, momentum=0.95, weight_decay=0.0, weight_decouple=True, nesterov=True, ns_steps=5,
+         ns_coeffs="original", use_adjusted_lr=False, adamw_lr=3e-4, adamw_betas=(0.9, 0.95), adamw_wd=0.0,
+         adamw_eps=1e-10, maximize=False, foreach=None, ns_method="newton_schulz", ns_reset_steps=(2,),
+         **kwargs):
+    """``pytorch_optimizer.Muon`` over one ``use_muon=True`` group: ``refopt.flavors.torch.Muon``
+    (NS input over ``max(norm, 1e-7)``, decay with the unadjusted lr), ``use_adjusted_lr`` is
+    torch's ``adjust_lr_fn="match_rms_adamw"``. NS in the params' dtype (theirs: bfloat16). The
+    ``adamw_*`` arguments configure ``use_muon=False`` groups, which are not built: no effect."""
+    no_extras("Muon", kwargs, reads=("cautious",))
+    if ns_method != "newton_schulz":
+        refuse("Muon", f"ns_method={ns_method!r}", "Gram Newton-Schulz with restarts")
+    lr = number("lr", lr, NONNEGATIVE)
+    decouple = flag("weight_decouple", weight_decouple)
+    opt = torch_flavor.Muon(lr=lr, weight_decay=weight_decay if decouple else 0.0, momentum=momentum,
+                            nesterov=nesterov, ns_coefficients=ns_coefficients("Muon", ns_coeffs), eps=1e-7,
+                            ns_steps=ns_steps,
+                            adjust_lr_fn="match_rms_adamw" if flag("use_adjusted_lr", use_adjusted_lr) else None)
+    return finish(opt, lr, 0.0 if decouple else weight_decay, False, False, maximize)
+
+
+def NorMuon(lr=2e-2, momentum=0.95, beta2=0.95, weight_decay=0.0, weight_decouple=True, nesterov=True,
+            ns_steps=5, ns_coeffs="original", update_scale="preserve_norm", use_adjusted_lr=False,
+            adamw_lr=3e-4, adamw_betas=(0.9, 0.95), adamw_wd=0.0, adamw_eps=1e-10, eps=1e-10, maximize=False,
+            foreach=None, **kwargs):
+    """``pytorch_optimizer.NorMuon`` over one ``use_muon=True`` group: ``refopt.normuon`` with
+    ``ns_eps=0``. Theirs divides the NS input by ``max(norm, 1e-7)``: the same unless the momentum
+    is (nearly) 0, where this gives 0/0. NS in the params' dtype (theirs: bfloat16)."""
+    no_extras("NorMuon", kwargs)
+    if flag("use_adjusted_lr", use_adjusted_lr) and update_scale == "preserve_norm":
+        refuse("NorMuon", "use_adjusted_lr=True with update_scale='preserve_norm'",
+                "Moonlight's scale on a norm-preserving NorMuon step")
+    lr = number("lr", lr, NONNEGATIVE)
+    decouple = flag("weight_decouple", weight_decouple)
+    opt = refopt.normuon(lr=lr, beta1=momentum, beta2=beta2, weight_decay=weight_decay if decouple else 0.0,
+                         eps=eps, ns_eps=0.0, nesterov=nesterov, update_scale=update_scale, ns_steps=ns_steps,
+                         ns_coefficients=ns_coefficients("NorMuon", ns_coeffs))
+    return finish(opt, lr, 0.0 if decouple else weight_decay, False, False, maximize)
+
+
+def MARS(lr=3e-3, betas=(0.95, 0.99), gamma=0.025, mars_type="adamw", optimize_1d=False, lr_1d=3e-3,
+         betas_1d=(0.9, 0.95), weight_decay=0.0, weight_decay_1d=1e-1, weight_decouple=True, fixed_decay=False,
+         ams_bound=False, cautious=False, eps=1e-8, maximize=False, foreach=None, **kwargs):
+    r"""``pytorch_optimizer.MARS(mars_type="shampoo")``: on 2-D leaves ``refopt.mars_m`` with Muon's
+    shape factor (``adjust_lr="original"``) and NS eps 0 (theirs: ``max(norm, eps)`` of
+    :math:`M/(1-\beta_1)`, the same unless that is below eps); on leaves of ndim < 2
+    ``refopt.adamw`` with ``lr_1d``, ``betas_1d``, ``weight_decay_1d`` and eps
+    :math:`\epsilon/\sqrt{1-\beta_2^t}` (theirs is added before the correction). Only
+    ``betas[0]`` enters the 2-D rule. NS in the params' dtype (theirs: bfloat16)."""
+    no_extras("MARS", kwargs)
+    if mars_type != "shampoo":
+        refuse("MARS", f"mars_type={mars_type!r}", "refopt has MARS-M only: pass mars_type='shampoo'")
+    for name, value, why in (("optimize_1d", optimize_1d, "MARS-AdamW on leaves of ndim < 2"),
+                             ("ams_bound", ams_bound, "the running max of the second moment"),
+                             ("cautious", cautious, "the cautious update mask")):
+        if flag(name, value):
+            refuse("MARS", f"{name}=True", why)
+    lr, lr_1d = number("lr", lr, NONNEGATIVE), number("lr_1d", lr_1d, NONNEGATIVE)
+    wd, wd_1d = number("weight_decay", weight_decay, NONNEGATIVE), number("weight_decay_1d", weight_decay_1d,
+                                                                          NONNEGATIVE)
+    if (wd or wd_1d) and not flag("weight_decouple", weight_decouple):
+        refuse("MARS", "weight_decouple=False", "pytorch-optimizer adds the decay to the gradient after "
+                "the step is computed, so it only enters the stored last gradient")
+    b1 = _betas(betas)[0]
+    b1d, b2d = _betas(betas_1d)
+    eps = number("eps", eps, NONNEGATIVE)
+    fixed = flag("fixed_decay", fixed_decay)
+    matrices = decoupled(refopt.mars_m(lr=lr, beta1=b1, gamma=gamma, weight_decay=0.0, eps=0.0,
+                                       adjust_lr="original"), 1.0 if fixed else lr, wd)
+    others = refopt.adamw(lr=lr_1d, beta1=b1d, beta2=b2d, eps=lambda t: eps / math.sqrt(1 - b2d**t),
+                          weight_decay=wd_1d if fixed else lr_1d * wd_1d)
+    opt = by_ndim(matrices, others)
+    return negated(opt) if flag("maximize", maximize) else opt
+
+
+# --- the framework side, examples, precision -------------------------------------------------
+
+def framework(attr: str, **kwargs: Any) -> Any:
+    """``pytorch_optimizer.<attr>(params, **kwargs)`` as an adapter over NumPy params; the Muon
+    family gets all params as one ``use_muon=True`` group, as these flavors treat them."""
+    import pytorch_optimizer
+
+    from ..oracle.adapters import torch_optimizer
+    if attr not in __all__:
+        raise ValueError(f"pytorch_optimizer.{attr} has no refopt flavor; flavors: {', '.join(__all__)}")
+    cls = getattr(pytorch_optimizer, attr)
+    if attr not in ("Muon", "NorMuon"):
+        return torch_optimizer(cls, **kwargs)
+
+    def build(params: Any, **kw: Any) -> Any:
+        return cls([{"params": params, "use_muon": True}], **kw)
+    build.__module__, build.__name__ = "pytorch_optimizer", attr
+    return torch_optimizer(build, **kwargs)
+
+
+_MATRICES = {"w": (5, 4), "v": (3, 6)}
+SHAPES = {"Muon": _MATRICES, "NorMuon": _MATRICES, "MARS": {**_MATRICES, "b": (4,)},
+          "LARS": {"w": (5, 4), "conv": (3, 2, 2), "b": (4,)}}
+
+# pytorch-optimizer runs Newton-Schulz in bfloat16 (``zero_power_via_newton_schulz_5``'s
+# dtype=torch.bfloat16, unit roundoff 2^-9) whatever the params' dtype; these flavors run it in
+# the params' dtype. Worst relative update error measured over 25 and 50 steps of mixed
+# gradients, seeds 0-2, at defaults and two other settings each: Muon 3.1e-2..5.8e-2, NorMuon
+# 2.5e-2..5.5e-2, MARS 4.9e-2..7.3e-2; 0.1 allows it. With Newton-Schulz forced to float64 they
+# agree to 1e-10 (tests/flavors/test_pytorch_optimizer.py checks both).
+# Shampoo is float64 on both sides, but at its default matrix_eps = 1e-6 a statistic eps*I + g g^T
+# with |g| ~ 100 has condition ~1e10, so any float64 inverse root (theirs by SVD, ours by eigh)
+# is only good to ~cond * 1e-16: measured worst 4.6e-7 over seeds 0-7; with matrix_eps >= 0.1,
+# 9e-12.
+RTOL = {"Muon": 0.1, "NorMuon": 0.1, "MARS": 0.1, "Shampoo": 1e-5}
+
+
+def _example(name, **kwargs):
+    return partial(globals()[name], **kwargs)
+
+
+EXAMPLES = {
+    "pytorch_optimizer.Lion": _example("Lion", lr=1e-3, weight_decay=0.1),
+    "pytorch_optimizer.Adan": _example("Adan", lr=1e-2, weight_decay=0.02),
+    "pytorch_optimizer.LARS": _example("LARS", lr=0.5, trust_coefficient=0.01, weight_decay=0.01),
+    "pytorch_optimizer.Shampoo": _example("Shampoo", lr=0.1, matrix_eps=1.0),
+    "pytorch_optimizer.AdaBelief": _example("AdaBelief", lr=1e-2, weight_decay=0.01),
+    "pytorch_optimizer.Yogi": _example("Yogi", lr=1e-2),
+    "pytorch_optimizer.Muon": _example("Muon", lr=0.02, weight_decay=0.1),
+    "pytorch_optimizer.NorMuon": _example("NorMuon", lr=0.01, weight_decay=0.1),
+    "pytorch_optimizer.MARS": _example("MARS", lr=0.01, mars_type="shampoo", weight_decay=0.1),
+}
