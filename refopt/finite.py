@@ -95,7 +95,8 @@ def _overflow(buffer: str, a: Any, g: Any, entry: tuple) -> str | None:
     if g is None or isinstance(g, (int, float)):
         return None
     host = np.abs(_host(g))
-    at = host[entry] if host.shape == tuple(a.shape) else host.max(initial=0.0)
+    # Python floats: at * at is inf past the maximum, without NumPy's warning
+    at = float(host[entry] if host.shape == tuple(a.shape) else host.max(initial=0.0))
     top = float(finfo(a).max)
     if at * at <= top:
         return None
