@@ -256,7 +256,9 @@ contrib = types.SimpleNamespace(muon=_muon)
 # --- the framework side, examples, perturbations -------------------------------------------
 
 def framework(attr: str, **kwargs: Any) -> Any:
-    """``optax.<attr>(**kwargs)`` (``attr`` may be ``contrib.muon``) as a jitted adapter."""
+    """``optax.<attr>(**kwargs)`` (``attr`` may be ``contrib.muon``) as a jitted adapter, built in
+    ``jax.enable_x64(True)`` as it runs: optax canonicalises dtype arguments when built."""
+    import jax
     import optax
 
     from ..oracle.adapters import optax_transformation
@@ -265,7 +267,9 @@ def framework(attr: str, **kwargs: Any) -> Any:
         if not hasattr(obj, part):
             raise ValueError(f"optax has no optimizer {attr!r}")
         obj = getattr(obj, part)
-    return optax_transformation(obj(**kwargs), name=f"optax.{attr}", jit=True)
+    with jax.enable_x64(True):
+        tx = obj(**kwargs)
+    return optax_transformation(tx, name=f"optax.{attr}", jit=True)
 
 
 SHAPES = {"contrib.muon": {"w": (5, 4), "v": (3, 6), "b": (4,)}}

@@ -6,7 +6,8 @@ own (State NamedTuple, per-leaf update, init), used by the constructors of
   :math:`b_t = \mu b_{t-1} + (1-\tau) g_t`: not the heavy-ball rule with a scaled gradient.
 * ``nadam_update`` (``NAdam``): the momentum schedule
   :math:`\mu_t = \beta_1(1 - \tfrac12\,0.96^{t\psi})` with products of the :math:`\mu_i` as
-  bias corrections (Dozat's form has a constant :math:`\beta_1`).
+  bias corrections (Dozat's form has a constant :math:`\beta_1`); torch stores their product
+  in its scalar dtype (float32 unless its default dtype is float64), modelled here.
 * ``adafactor_update`` (``Adafactor``): :math:`\epsilon_1` clamps the denominators instead of
   being added to :math:`G^2`, the parameter RMS is read before the decoupled decay, and the
   decay is applied to the parameters the step then moves.
@@ -23,12 +24,15 @@ under that module still load.
 from __future__ import annotations
 
 import math
+import sys
 from typing import NamedTuple
+
+import numpy as np
 
 from ..backend import array_namespace, zeros_like
 
 __all__ = ["DampenedMomentumState", "dampened_update", "TorchNAdamState", "nadam_update",
-           "TorchAdafactorState", "adafactor_init", "adafactor_update", "TorchMuonState", "muon_update"]
+           "resolve_scalar_dtype", "TorchAdafactorState", "adafactor_init", "adafactor_update", "TorchMuonState", "muon_update"]
 
 
 # --- SGD with dampening -------------------------------------------------------------------
@@ -53,22 +57,55 @@ class TorchNAdamState(NamedTuple):
     s: object
 
 
+def resolve_scalar_dtype(value=None):
+    """``"float32"`` or ``"float64"``: the dtype of torch's 0-d scalar state
+    (``torch.optim.optimizer._get_scalar_dtype``: float64 if torch's default dtype is float64,
+    else float32). ``None``: torch's default dtype now if torch is imported, else float32 (a
+    torch not yet imported cannot have had its default changed)."""
+    if value is None:
+        torch = sys.modules.get("torch")
+        default = getattr(torch, "get_default_dtype", None)
+        return "float64" if default is not None and default() == torch.float64 else "float32"
+    if value not in ("float32", "float64"):
+        raise ValueError(f"scalar_dtype must be 'float32', 'float64' or None (torch's default dtype), "
+                         f"got {value!r}")
+    return value
+
+
 def _mu(t, beta1, psi):
     return beta1 * (1 - 0.5 * 0.96 ** (t * psi))
 
 
-def nadam_update(w, g, m, s, *, t, lr, beta1, beta2, eps, momentum_decay):
+def _mu_product(t, beta1, psi, dtype):
+    r""":math:`\prod_{i \le t} \mu_i` as torch keeps it: a 0-d tensor of ``dtype``, multiplied in
+    place by the Python float :math:`\mu_i` each step. In float32 torch's CPU kernel rounds
+    :math:`\mu_i` to float32 and the product again (checked bit for bit over 2000 steps), the
+    rest of the step reads it back as a double."""
+    if dtype == "float64":
+        product = 1.0
+        for i in range(1, t + 1):
+            product *= _mu(i, beta1, psi)
+        return product
+    product = np.float32(1.0)
+    for i in range(1, t + 1):
+        product = product * np.float32(_mu(i, beta1, psi))
+    return float(product)
+
+
+def nadam_update(w, g, m, s, *, t, lr, beta1, beta2, eps, momentum_decay, scalar_dtype="float64"):
     r"""Dozat's NAdam with torch's momentum schedule :math:`\mu_t`:
 
     .. math::
 
         \hat m_t = \frac{\mu_{t+1} m_t}{1 - \prod_{i \le t+1} \mu_i}
                  + \frac{(1-\mu_t) g_t}{1 - \prod_{i \le t} \mu_i}
+
+    ``scalar_dtype``: the precision of the stored product (``_mu_product``); everything else is
+    computed in double, as torch does with the Python floats it reads from that state.
     """
     xp = array_namespace(w)
-    mu_product = 1.0
-    for i in range(1, t + 1):  # torch keeps this product in its state; it is a function of t
-        mu_product *= _mu(i, beta1, momentum_decay)
+    # torch keeps the product in its state; it is a function of t
+    mu_product = _mu_product(t, beta1, momentum_decay, scalar_dtype)
     mu_t, mu_next = _mu(t, beta1, momentum_decay), _mu(t + 1, beta1, momentum_decay)
     m = beta1 * m + (1 - beta1) * g
     s = beta2 * s + (1 - beta2) * g * g

@@ -1,7 +1,7 @@
 """Every keras flavor against the installed ``keras.optimizers`` class it is named after.
 
-keras 3.15.1 on the JAX backend with x64 and floatx float64 (the flavor module's
-``framework`` sets these), stepped by its jitted ``stateless_apply``. As in
+keras 3.15.1 on the JAX backend with x64 and floatx float64 (the adapter sets these for its
+own calls only: ``refopt.oracle.adapters``), stepped by its jitted ``stateless_apply``. As in
 ``test_torch.py``: 25 steps of ``refopt.oracle.mixed_gradients`` (dense, mostly-zero and
 spiking steps) in float64 from the same params, and the update of every step must agree to
 1e-10 relative. Measured worst 2.5e-12 (AdamW at its defaults: the update is Adam's step
@@ -20,6 +20,7 @@ import pytest
 from refopt import flavors
 from refopt.flavors import keras as flavor
 from refopt.oracle import compare, mixed_gradients
+from refopt.oracle.adapters import keras_on_jax
 
 STEPS = 25
 RTOL = 1e-10
@@ -108,12 +109,13 @@ def test_adafactor_matches_unpatched_keras_to_float32_rounding():
 def test_keras_mean_of_float64_is_float32_accurate():
     # the fact the patch above works around; if keras fixes it, this fails and the
     # unpatched Adafactor comparison can move to 1e-10
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    flavor.framework("SGD")  # switches on x64
-    import keras
+    import jax
+    keras = keras_on_jax()
     x = np.random.default_rng(3).standard_normal(1000)
-    got = float(keras.ops.mean(keras.ops.convert_to_tensor(x)))
-    assert str(keras.ops.mean(keras.ops.convert_to_tensor(x)).dtype) == "float64"
+    with jax.enable_x64(True):  # as the adapters run keras: x64 in this thread only
+        mean = keras.ops.mean(keras.ops.convert_to_tensor(x))
+    got = float(mean)
+    assert str(mean.dtype) == "float64"
     assert 1e-12 < abs(got - np.mean(x)) / np.mean(np.abs(x)) < 1e-6
 
 

@@ -1,7 +1,8 @@
 """Every torch flavor against the installed ``torch.optim`` class it is named after.
 
 Each case runs both for 25 steps of ``refopt.oracle.mixed_gradients`` (dense, mostly-zero
-and spiking steps) in float64 from the same params, and requires the update of every step
+and spiking steps) in float64 from the same params, with torch's default dtype left as it is
+(float32: the adapter never changes it), and requires the update of every step
 to agree to 1e-10 relative (``refopt.oracle.compare``): measured worst 2.6e-12 (AdamW, the
 decay applied as w(1 - lr wd) by torch and as (lr wd) w by refopt.adamw) and 1.6e-12 (NAdam,
 whose coefficients are products of many factors), most at 1e-14 or below, so 1e-10 leaves
@@ -9,6 +10,10 @@ room for platform rounding while any convention slip (eps placement, a bias corr
 decay coupling) shows at 1e-7 or far above. Every non-default flag of every
 optimizer appears in at least one case.
 """
+import subprocess
+import sys
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 import torch
@@ -119,12 +124,80 @@ def test_dampened_sgd_stores_the_first_gradient_undamped():
 
 def test_nadam_mu_schedule_first_step_by_hand():
     # t=1, g=1, beta2=0: mu_1 = 0.9(1 - 0.5*0.96^psi), mu_2 = 0.9(1 - 0.5*0.96^(2 psi)),
-    # m_1 = 0.1, s_hat_1 = 1: step = lr*((1-mu_1)/(1-mu_1) + mu_2*0.1/(1-mu_1 mu_2)) / (1 + eps)
+    # m_1 = 0.1, s_hat_1 = 1: step = lr*((1-mu_1)/(1-P) + mu_2*0.1/(1-P mu_2)) / (1 + eps) with
+    # P = mu_1 stored in torch's scalar dtype: exact in float64, rounded to float32 otherwise
+    # (1 - mu_1 ~ 0.45, so float32's 3e-8 rounding of P shows at ~1e-8 in the first term)
     psi, lr = 0.004, 1.0
     mu1, mu2 = 0.9 * (1 - 0.5 * 0.96**psi), 0.9 * (1 - 0.5 * 0.96 ** (2 * psi))
-    opt = flavor.NAdam(lr=lr, betas=(0.9, 0.0), eps=0.0, momentum_decay=psi)
-    w, _ = opt.step(np.zeros(1), np.ones(1), opt.init(np.zeros(1)))
-    assert w[0] == pytest.approx(-(1.0 + mu2 * 0.1 / (1 - mu1 * mu2)), rel=1e-15)
+    p32 = float(np.float32(mu1))
+    for dtype, p, first in (("float64", mu1, 1.0), ("float32", p32, (1 - mu1) / (1 - p32))):
+        opt = flavor.NAdam(lr=lr, betas=(0.9, 0.0), eps=0.0, momentum_decay=psi, scalar_dtype=dtype)
+        w, _ = opt.step(np.zeros(1), np.ones(1), opt.init(np.zeros(1)))
+        assert w[0] == pytest.approx(-(first + mu2 * 0.1 / (1 - p * mu2)), rel=1e-15), dtype
+    assert abs(p32 - mu1) > 1e-9  # the two cases really differ
+
+
+# --- torch's scalar dtype: NAdam's mu_product -----------------------------------------------
+
+NADAM_CASES = [
+    {},
+    {"lr": 1e-2, "momentum_decay": 0.05},
+    {"lr": 1e-2, "momentum_decay": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True},
+    {"lr": 1e-2, "momentum_decay": 1.0, "weight_decay": 0.1},
+    {"betas": (0.95, 0.99), "weight_decay": 0.01, "decoupled_weight_decay": True},
+]
+
+
+@contextmanager
+def torch_default_dtype(dtype):
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(old)
+
+
+def _nadam_report(kwargs, scalar_dtype=None, steps=50):
+    rng = np.random.default_rng(0)
+    params = {k: rng.standard_normal(s) for k, s in PARAMS.items()}
+    grads = mixed_gradients(params, steps, seed=1)
+    ours = flavor.NAdam(**kwargs, scalar_dtype=scalar_dtype)
+    return ours, compare(ours, flavor.framework("NAdam", **kwargs), params, grads, rtol=RTOL)
+
+
+@pytest.mark.parametrize("default", [torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize("kwargs", NADAM_CASES, ids=lambda k: str(sorted(k)))
+def test_nadam_follows_torchs_default_dtype(kwargs, default):
+    """torch's NAdam keeps mu_product in its default dtype (float32 or float64), the adapter
+    leaves that default alone, and the flavor built under it (scalar_dtype=None) rounds as
+    torch does: 50 mixed steps of float64 params agree to 1e-10 (measured 2.6e-13 to 2.6e-12
+    under both defaults; the unmodelled float32 rounding is 9e-9 to 2.6e-8, see below)."""
+    with torch_default_dtype(default):
+        ours, report = _nadam_report(kwargs)
+    assert ours.hyperparams["scalar_dtype"] == str(default).removeprefix("torch.")
+    assert report.ok, str(report)
+
+
+@pytest.mark.parametrize("default,wrong", [(torch.float32, "float64"), (torch.float64, "float32")], ids=str)
+def test_nadam_with_the_other_scalar_dtype_parts_at_float32_rounding(default, wrong):
+    # the explicit knob overrides the default; the wrong one must fail the 1e-10 comparison
+    # (so the test above can fail) by float32's rounding of mu_product and no more: measured
+    # 8.7e-9 to 2.6e-8 over these cases, bounded below by 1e-9 and above by 1e-7
+    with torch_default_dtype(default):
+        worst = [_nadam_report(kwargs, scalar_dtype=wrong)[1].max_update_rel for kwargs in NADAM_CASES]
+    assert 1e-9 < min(worst) and max(worst) < 1e-7, worst
+
+
+def test_nadam_scalar_dtype_follows_torch_only_if_imported():
+    # imported: the default now; not imported (a fresh process, 0.5 s): float32, and the
+    # flavor must not import torch to find that out
+    with torch_default_dtype(torch.float64):
+        assert flavor.NAdam().hyperparams["scalar_dtype"] == "float64"
+    code = ("import sys, refopt.flavors.torch as f; "
+            "print(f.NAdam().hyperparams['scalar_dtype'], 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["float32", "False"], out.stderr
 
 
 def test_bad_torch_arguments_name_themselves():
@@ -136,3 +209,5 @@ def test_bad_torch_arguments_name_themselves():
         flavor.Muon(adjust_lr_fn="other")
     with pytest.raises(ValueError, match="beta2_decay"):
         flavor.Adafactor(beta2_decay=0.5)
+    with pytest.raises(ValueError, match="scalar_dtype"):
+        flavor.NAdam(scalar_dtype="float16")
