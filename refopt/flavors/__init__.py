@@ -7,7 +7,7 @@ convention knobs set (eps inside the root, initial accumulator, threshold, ...),
 the framework's algorithm is not the paper's, a short rule of its own in the flavor module
 that says why.
 
-A flavor module (``torch``, ``optax``, ``keras``: each one that exists is picked up here, so
+A flavor module (``torch``, ``optax``, ``keras``, ``pytorch_optimizer``: each one that exists is picked up here, so
 adding one needs no change elsewhere) defines:
 
 ``PREFIX``
@@ -23,7 +23,10 @@ adding one needs no change elsewhere) defines:
     attr -> params leaf shapes, for optimizers that take only some shapes (Muon: matrices);
 ``PERTURBATIONS`` (optional)
     perturbation name -> {attr: factory taking the framework arguments}: a deliberately
-    wrong variant of the flavor, for ``python -m refopt.oracle --perturb``.
+    wrong variant of the flavor, for ``python -m refopt.oracle --perturb``;
+``RTOL`` (optional)
+    attr -> the oracle's tolerance where the framework cannot agree to 1e-10 in float64
+    (bfloat16 Newton-Schulz, an ill-conditioned default), with the measured gap in a comment.
 """
 from __future__ import annotations
 
