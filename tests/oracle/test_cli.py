@@ -57,7 +57,8 @@ def test_the_second_readme_example_names_the_parting_step(capsys):
 def test_eps_inside_the_root_parts_at_step_one(capsys):
     # with eps inside the root the first Adam step changes by ~eps/(2 sqrt(s_hat)) relative,
     # 5.8e-6 here (dense N(0,1) gradient): far above 1e-10, so step 1 already parts
-    rc, out = _main(capsys, "torch.optim.Adam", "--lr", "1e-3", "--betas", "0.9,0.99", "--perturb", "eps-in-sqrt")
+    rc, out = _main(capsys, "torch.optim.Adam", "--lr", "1e-3", "--betas", "0.9,0.99",
+                    "--perturb", "eps-in-sqrt")
     assert rc == 1, out
     assert "PERTURBED: eps-in-sqrt" in out
     assert "PART at step 1, leaf ['w']" in out
@@ -65,7 +66,8 @@ def test_eps_inside_the_root_parts_at_step_one(capsys):
 
 def test_radam_with_the_papers_threshold_parts_at_step_five(capsys):
     # rho_t first exceeds 4 at t = 5 (rho_5 = 4.996) and 5 at t = 6: only step 5 differs
-    rc, out = _main(capsys, "torch.optim.RAdam", "--lr", "1e-2", "--steps", "8", "--perturb", "paper-threshold")
+    rc, out = _main(capsys, "torch.optim.RAdam", "--lr", "1e-2", "--steps", "8",
+                    "--perturb", "paper-threshold")
     assert rc == 1 and "PART at step 5" in out, out
     rows = [line for line in out.splitlines() if "<- parts" in line]
     assert [int(r.split()[0]) for r in rows] == [5], out
