@@ -239,7 +239,27 @@ def parse_args(argv: list[str], parser: argparse.ArgumentParser | None = None) -
     return args.name, kwargs, options
 
 
+def make_params(parser: argparse.ArgumentParser, module: Any, attr: str, options: dict,
+                reference: Optimizer) -> dict:
+    """The float64 params the run starts from (``--shapes``, else the module's ``SHAPES``
+    for ``attr``, else w (5, 4) and b (4,)), checked by the flavor's ``init`` first (Muon
+    takes matrices only): a shape it refuses is a usage error."""
+    shapes = options["shapes"] or getattr(module, "SHAPES", {}).get(attr, DEFAULT_SHAPES)
+    size = sum(math.prod(s) for s in shapes.values())
+    if size * options["steps"] > MAX_VALUES:
+        parser.error(f"--steps x params size is {size * options['steps']:.3g}; at most {MAX_VALUES:.0e}")
+    rng = np.random.default_rng(options["seed"])
+    params = {k: rng.standard_normal(s) for k, s in shapes.items()}
+    try:
+        reference.init(params)
+    except (ValueError, TypeError) as err:
+        parser.error(f"params {shapes}: {err}")
+    return params
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The command: 0 when the framework and the flavor agree, 1 when they part; argparse
+    exits 2 for a usage error."""
     parser = build_parser()
     name, kwargs, options = parse_args(sys.argv[1:] if argv is None else argv, parser)
     if options["list"]:
@@ -247,24 +267,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     module, attr, factory = resolve(parser, name)
     check_arguments(parser, name, factory, kwargs)
-    shapes = options["shapes"] or getattr(module, "SHAPES", {}).get(attr, DEFAULT_SHAPES)
-    size = sum(math.prod(s) for s in shapes.values())
-    if size * options["steps"] > MAX_VALUES:
-        parser.error(f"--steps x params size is {size * options['steps']:.3g}; at most {MAX_VALUES:.0e}")
     reference = build_reference(parser, module, attr, kwargs, options["perturb"])
+    params = make_params(parser, module, attr, options, reference)
     candidate = build_candidate(parser, module, attr, kwargs)._replace(name=call_text(name, kwargs))
     ref_name = call_text(f"{flavors.__name__}.{module.__name__.rsplit('.', 1)[1]}.{attr}", kwargs)
     if options["perturb"]:
         ref_name += f"  PERTURBED: {options['perturb']}"
-    reference = Optimizer(ref_name, reference.init, reference.step)
-    rng = np.random.default_rng(options["seed"])
-    params = {k: rng.standard_normal(s) for k, s in shapes.items()}
-    grads = mixed_gradients(params, options["steps"], seed=options["seed"] + 1)
     own_rtol = getattr(module, "RTOL", {}).get(attr)
     rtol = options["rtol"] if options["rtol"] is not None else own_rtol or 1e-10
-    report = compare(reference, candidate, params, grads, rtol=rtol)
+    grads = mixed_gradients(params, options["steps"], seed=options["seed"] + 1)
+    report = compare(Optimizer(ref_name, reference.init, reference.step), candidate, params, grads, rtol=rtol)
     print(f"mixed gradients (dense, mostly-zero, spiking), seed {options['seed']}, float64, "
-          f"params {', '.join(f'{k}{list(s)}' for k, s in shapes.items())}")
+          f"params {', '.join(f'{k}{list(w.shape)}' for k, w in params.items())}")
     if options["rtol"] is None and own_rtol is not None:
         print(f"rtol {own_rtol:g} from {module.__name__}.RTOL: the framework computes part of it "
               f"in lower precision (see the comment there)")

@@ -75,6 +75,7 @@ BAD = [
     (["torch.optim.Adam", "--shapes", "w=0x3"], "'w=0x3': dimensions must be integers >= 1"),
     (["torch.optim.Adam", "--shapes", "w=2,w=3"], "leaf 'w' given twice"),
     (["torch.optim.Adam", "--shapes", "w=100000x100000"], "--steps x params size is 2.5e+11; at most 1e+08"),
+    (["torch.optim.Muon", "--shapes", "b=4"], "params {'b': (4,)}: torch.Muon takes 2-D matrices only"),
     # a flag given twice, ours or the framework's, in either spelling
     (["torch.optim.Adam", "--steps", "3", "--steps=4"], "argument --steps: given twice"),
     (["torch.optim.Adam", "--lr", "1", "--lr=2"], "argument --lr: given twice"),
