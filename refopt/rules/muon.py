@@ -68,7 +68,8 @@ takes another path for a transposed operand, and NumPy sums in another order. Me
 shapes (4, 3) to (128, 96): ``newton_schulz`` outputs differ by up to 3.0e-15 (float64, 13
 ulps) and 2.0e-6 (float32, 16 ulps) of their largest entry; after three steps the params of
 every Muon-family rule differ by at most 0.5 ulp of their largest entry. Making them agree would
-need a layout copy outside the Array API; the test pins 32 and 2 ulps.
+need a layout copy outside the Array API; tests/rules/test_muon_family_edge.py pins 32 and 2
+ulps.
 """
 from __future__ import annotations
 
