@@ -43,10 +43,8 @@ def ledger_section() -> str:
     sys.path.insert(0, str(ROOT))
     from analysis import ledger
     records = json.loads((REPORT / "ledger.json").read_text())
-    counts = {v: sum(r["verdict"] == v for r in records) for v in ("holds", "conditional", "false")}
-    lines = [f"{len(records)} claims checked: {counts['holds']} hold, {counts['conditional']} hold only "
-             f"under a condition, {counts['false']} are false. Full text: "
-             "[docs/report/ledger.md](docs/report/ledger.md).", "", ledger.table(records), ""]
+    lines = [ledger.summary(records) + " Full text: [docs/report/ledger.md](docs/report/ledger.md).",
+             "", ledger.table(records), ""]
     for name, caption in FIGURES:
         lines += [f"![{caption}](docs/report/{name}.png)", f"*{caption}.*", ""]
     return "\n".join(lines).rstrip()
