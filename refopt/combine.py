@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 from . import tree
 from .backend import check_leaf
 from .core import NONNEGATIVE, Optimizer, RuleInfo, number
-from .validate import check_state_type
+from .validate import check_state_type, step_count
 
 __all__ = ["coupled_weight_decay", "partition", "PartitionState"]
 
@@ -110,6 +110,7 @@ def partition(rules_by_label: Mapping[str, Optimizer], label_fn: Callable[[str, 
 
     def step(params: Any, grads: Any, state: Any, **extra: Any) -> tuple[Any, PartitionState]:
         check_state_type(name, state, PartitionState)
+        t = step_count(name, state.t) + 1
         spec = tree.structure(params)
         leaves = checked_leaves(params)
         g_leaves = tree.leaves_like(spec, grads, "grads")
@@ -128,7 +129,7 @@ def partition(rules_by_label: Mapping[str, Optimizer], label_fn: Callable[[str, 
             new, inner[label] = opt.step(mine, {p: grads_of[p] for p in mine}, state.inner[label], **kw)
             new_leaf.update(new)
         new_params = tree.unflatten(spec, [new_leaf[path] for path, _ in leaves])
-        return new_params, PartitionState(state.t + 1, inner)
+        return new_params, PartitionState(t, inner)
 
     hyper = {f"{label}.{k}": v for label, opt in rules.items() for k, v in opt.hyperparams.items()}
     bounds = {f"{label}.{k}": v for label, opt in rules.items() for k, v in opt.bounds.items()}

@@ -136,8 +136,8 @@ def rule(name: str, State: type, init_leaf: Callable, update_leaf: Callable,
             check_leaf(path, w, w)
             if check is not None:
                 check(path, w)
-            if (type(w), str(w.dtype)) not in dtypes:  # each dtype once: the rounding is the same
-                dtypes.add((type(w), str(w.dtype)))
+            if (type(w), w.dtype) not in dtypes:  # each dtype once: the rounding is the same
+                dtypes.add((type(w), w.dtype))
                 check_representable(name, numbers, w, when)
 
     def init(params: Any) -> Any:

@@ -110,7 +110,7 @@ class LayoutCache:
         self._seen: dict = {}
 
     def __call__(self, w: Any) -> tuple:
-        key = (type(w), tuple(w.shape), str(w.dtype))
+        key = (type(w), tuple(w.shape), w.dtype)  # dtypes hash (NumPy, torch, JAX)
         if key not in self._seen:
             self._seen[key] = tuple(layout_of(b) for b in self._init_leaf(w))
         return self._seen[key]
@@ -132,7 +132,7 @@ def check_layout(path: str, field: str, want: Any, got: Any, w: Any) -> None:
         raise ValueError(f"state.{field} leaf {path} has shape {tuple(got.shape)}, but params of "
                          f"shape {tuple(w.shape)} need {want.shape} (was the state made for "
                          f"other params?)")
-    if str(got.dtype) != str(want.dtype):
+    if got.dtype != want.dtype:
         raise TypeError(f"state.{field} leaf {path} has dtype {got.dtype}, this rule keeps "
                         f"{want.dtype} there")
 

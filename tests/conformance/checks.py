@@ -173,7 +173,8 @@ def _expect(exc, match, fn, what):
     except exc as err:
         assert match in str(err), f"{what}: the error does not name {match!r}: {err}"
     else:
-        raise AssertionError(f"{what}: no {exc.__name__} raised")
+        names = exc.__name__ if isinstance(exc, type) else "/".join(e.__name__ for e in exc)
+        raise AssertionError(f"{what}: no {names} raised")
 
 
 def check_rejects_bad_input(info):
@@ -214,3 +215,26 @@ def check_rejects_bad_input(info):
     single = params["layer"]["w"]
     _expect(ValueError, "<root>", lambda: opt.step(single, single[:, :1], opt.init(single)),
             f"{info.name}: a lone array with broadcastable grads")
+
+
+def check_rejects_bad_state(info):
+    """A state made for other params (one leaf of another shape) names that leaf and the
+    buffer; a tampered step count names ``state.t``; a NumPy integer count is read as an int."""
+    opt = info.make_example()
+    params, (g, *_) = problem(info)
+    state = opt.init(params)
+    if any(True for _ in tree.leaves_with_paths(state[1:])):  # a rule with buffers
+        other = copy.deepcopy(params)
+        w = other["layer"]["w"]
+        other["layer"]["w"] = np.ones((w.shape[0] + 1, w.shape[1]), w.dtype)  # (5, 3): still a matrix
+        try:
+            opt.step(params, g, opt.init(other))
+        except ValueError as err:
+            assert MISMATCH_PATH in str(err) and "state" in str(err), f"{info.name}: {err}"
+        else:
+            raise AssertionError(f"{info.name}: a state for a (5, 3) leaf stepped (4, 3) params")
+    for bad in (True, -1, 0.5, "3"):
+        _expect((TypeError, ValueError), "state.t", lambda: opt.step(params, g, state._replace(t=bad)),
+                f"{info.name}: state.t = {bad!r}")
+    _, s = opt.step(params, g, state._replace(t=np.int64(2)))
+    assert type(s.t) is int and s.t == 3, f"{info.name}: t = {s.t!r} after np.int64(2)"

@@ -57,6 +57,12 @@ def test_a_rule_that_broadcasts_a_mismatched_gradient_fails():
         checks.check_rejects_bad_input(broken(broadcasts))
 
 
+def test_a_rule_that_trusts_state_t_fails():
+    # the broken rule adds 1 to whatever t it is given: True + 1 = 2 steps it without a word
+    with pytest.raises(AssertionError, match=r"state.t = True: no TypeError/ValueError raised"):
+        checks.check_rejects_bad_state(broken(broadcasts))
+
+
 def test_the_correct_rule_passes_the_same_checks():
     # the same three checks pass for the real refopt.sgd, so it is the defect they catch
     import refopt
@@ -64,3 +70,4 @@ def test_the_correct_rule_passes_the_same_checks():
     checks.check_pure(info)
     checks.check_dtype_shape_tree(info, np.float32)
     checks.check_rejects_bad_input(info)
+    checks.check_rejects_bad_state(info)

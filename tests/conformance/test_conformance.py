@@ -64,6 +64,11 @@ def test_bad_input_names_the_leaf(info):
 
 
 @pytest.mark.parametrize("info", RULES, ids=ids)
+def test_bad_state_names_the_leaf_and_buffer(info):
+    checks.check_rejects_bad_state(info)
+
+
+@pytest.mark.parametrize("info", RULES, ids=ids)
 def test_jax_arrays_agree_with_numpy(info):
     import jax
     jax.config.update("jax_enable_x64", True)  # float64 end to end, as NumPy
