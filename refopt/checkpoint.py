@@ -18,6 +18,7 @@ Anything else in a file, and any damage, raises ``CheckpointError`` naming the f
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -110,7 +111,6 @@ def save_state(path: str | os.PathLike, state: Any) -> None:
 
     Everything is encoded before the file is touched, and the file is written under a
     temporary name and renamed: a state that cannot be saved leaves no file behind."""
-    import json
     arrays: list = []
     doc = json.dumps({"format": FORMAT, "version": VERSION,
                       "root": _encode(state, arrays, state_types(), "state")}, allow_nan=False)
@@ -231,7 +231,6 @@ def _first_array(x: Any, depth: int = 0) -> Any:
 
 
 def _layout(members: Members) -> Any:
-    import json
     if "__state__" not in members.names():
         raise members.error("no __state__ member: not a file save_state wrote")
     raw = members.read("__state__")
