@@ -195,11 +195,11 @@ def write_all(out_dir: str | Path) -> list[Path]:
 # --- reading and re-checking --------------------------------------------------------------
 
 def load(path: str | Path) -> dict:
-    """A vector with its arrays as NumPy arrays; refuses another format or a newer version."""
-    raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    if raw.get("format") != FORMAT or not isinstance(raw.get("version"), int) or raw["version"] > VERSION:
-        raise ValueError(f"{path}: not a {FORMAT} file of version <= {VERSION} "
-                         f"(format {raw.get('format')!r}, version {raw.get('version')!r})")
+    """A vector with its arrays as NumPy arrays. The file is checked first
+    (``refopt.vectors_format``): anything but a complete vector of this format and a known
+    version, rule or flavor raises a ValueError naming the file."""
+    from .vectors_format import read
+    raw = read(path)
     return {**raw, "arguments": decode(raw["arguments"]), "params": decode(raw["params"]),
             "grads": [decode(g) for g in raw["grads"]],
             "steps": [{"params": decode(s["params"]), "state": decode(s["state"])} for s in raw["steps"]]}
@@ -212,7 +212,20 @@ def build(vector: dict) -> Optimizer:
         return RULES[vector["optimizer"]].make_example()
     if vector["kind"] == "rule":
         return RULES[vector["optimizer"]].factory(**vector["arguments"])
+    if vector["optimizer"] not in flavors.EXAMPLES:  # a table, never an attribute walk by name
+        raise ValueError(f"{vector['optimizer']!r} is not a framework optimizer refopt has a flavor of")
     return flavors.flavor(vector["optimizer"])(**vector["arguments"])
+
+
+def _relative(a: np.ndarray, stored: np.ndarray) -> float:
+    """max |a - stored| / max |stored| over finite entries; a NaN against a number (or a
+    number against a NaN) is an infinite difference, as is an infinity against anything else."""
+    a_nan, s_nan = np.isnan(a), np.isnan(stored)
+    with np.errstate(invalid="ignore"):
+        diff = np.where((a == stored) | (a_nan & s_nan), 0.0, np.abs(a - stored))
+    diff = np.where(a_nan != s_nan, np.inf, diff)
+    scale = float(np.max(np.abs(stored[np.isfinite(stored)]), initial=0.0))
+    return float(np.max(diff, initial=0.0) / max(scale, 1e-300))
 
 
 def _worst(ours: Any, stored: Any, path: str = "") -> float:
@@ -222,9 +235,7 @@ def _worst(ours: Any, stored: Any, path: str = "") -> float:
         a = np.asarray(ours, dtype=np.float64)
         if a.shape != stored.shape:
             raise AssertionError(f"{path}: shape {a.shape} != {stored.shape}")
-        diff = np.abs(a - stored)
-        diff = np.where((a == stored) | (np.isnan(a) & np.isnan(stored)), 0.0, diff)
-        return float(np.max(diff, initial=0.0) / max(float(np.max(np.abs(stored), initial=0.0)), 1e-300))
+        return _relative(a, stored)
     if isinstance(stored, dict):
         if not isinstance(ours, dict) or set(ours) != set(stored):
             raise AssertionError(f"{path}: keys {sorted(ours) if isinstance(ours, dict) else ours!r} "
@@ -242,6 +253,9 @@ def _worst(ours: Any, stored: Any, path: str = "") -> float:
 def recheck(vector: dict) -> float:
     """Replay a loaded vector with the current code; the worst relative difference of params
     and state over all steps (raises if the structure differs)."""
+    if not vector["steps"] or len(vector["steps"]) != len(vector["grads"]):
+        raise AssertionError(f"{vector['name']}: {len(vector['steps'])} steps for "
+                             f"{len(vector['grads'])} gradients; a vector needs one step per gradient")
     opt = build(vector)
     p, state = vector["params"], opt.init(vector["params"])
     worst = 0.0
