@@ -109,12 +109,14 @@ def _check(raw: Any) -> None:
     if raw.get("format") != FORMAT or not _is_int(version) or not 1 <= version <= VERSION:
         raise _Bad(f"not a {FORMAT} file of version <= {VERSION} "
                    f"(format {repr(raw.get('format'))[:40]}, version {repr(version)[:20]})")
-    missing = [k for k in ("name", "kind", "optimizer", "arguments", "params", "grads", "steps") if k not in raw]
+    needed = ("name", "kind", "optimizer", "arguments", "params", "grads", "steps")
+    missing = [k for k in needed if k not in raw]
     if missing:
         raise _Bad(f"missing {', '.join(missing)}")
     grads, steps = raw["grads"], raw["steps"]
     if not isinstance(grads, list) or not isinstance(steps, list) or not steps or len(steps) != len(grads):
-        count = {k: len(v) if isinstance(v, list) else type(v).__name__ for k, v in (("grads", grads), ("steps", steps))}
+        count = {k: len(v) if isinstance(v, list) else type(v).__name__
+                 for k, v in (("grads", grads), ("steps", steps))}
         raise _Bad(f"grads and steps must be lists of the same, non-zero length; got {count}")
     _optimizer(raw)
     _tree(raw["params"], "params")
