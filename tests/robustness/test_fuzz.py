@@ -130,7 +130,7 @@ def _low_precision(cls, name, prob, dtype_name, unit, to_low, to_f64):
         scale = np.max(np.abs(want - w0[finite]), initial=0.0)
         tol = S.STEPS * _ulp(want, np.float16 if dtype_name == "float16" else "bf16") + 64 * unit * scale
         err = np.abs(got - want)
-        off = np.max(err / (scale or 1))
+        off = np.max(err / (scale or 1), initial=0.0)
         assert np.all(err <= tol), (f"{name}: {dtype_name} off the float64 run by {off:.3g}"
                                     f" of the step (bound {64 * unit:.3g}); got {got}, float64 {want}")
 
