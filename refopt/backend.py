@@ -18,11 +18,12 @@ __all__ = ["array_namespace", "check_leaf", "check_buffer", "to_numpy", "zeros_l
            "is_real_floating", "finfo", "article", "as_array_like", "no_grad"]
 
 
-def _namespace(path: str, *arrays: Any):
+def _namespace(path: str, *arrays: Any, what: str = ""):
     try:
         return array_namespace(*arrays)
     except TypeError as err:
-        raise TypeError(f"leaf {path}: arrays come from different libraries ({err})") from None
+        raise TypeError(f"{what + ' ' if what else ''}leaf {path}: arrays come from different "
+                        f"libraries ({err})") from None
 
 
 def _ml_bfloat16(dtype: Any) -> bool:
@@ -67,7 +68,7 @@ def check_leaf(path: str, w: Any, g: Any, what: str = "grads") -> None:
     for name, x in (("params", w), (what, g)):
         if not is_array_api_obj(x):
             raise _not_an_array(name, path, x)
-    xp = _namespace(path, w, g)
+    xp = _namespace(path, w, g, what=what)
     if not is_real_floating(xp, w.dtype):
         raise TypeError(f"params leaf {path} has dtype {w.dtype}; a real floating dtype is needed")
     if g.dtype != w.dtype:
@@ -81,7 +82,7 @@ def check_buffer(path: str, field: str, w: Any, buf: Any) -> None:
     """A state buffer must live with its parameter: same library and dtype."""
     if not is_array_api_obj(buf):
         raise TypeError(f"state.{field} leaf {path} is {article(type(buf).__name__)}, not an array")
-    _namespace(path, w, buf)
+    _namespace(path, w, buf, what=f"state.{field}")
     if buf.dtype != w.dtype:
         raise TypeError(f"state.{field} leaf {path} has dtype {buf.dtype}, params have {w.dtype}")
 

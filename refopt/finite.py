@@ -49,24 +49,33 @@ def _is_finite(x: Any) -> bool:
 def _leaf_path(prefix: str, key: Any) -> str:
     # partition keeps each rule's leaves in a flat dict keyed by the printed path: use it as is
     if not prefix and isinstance(key, str) and (key == "<root>" or key.startswith("[")):
-        return key
+        return "" if key == "<root>" else key
     return f"{prefix}[{key!r}]"
 
 
 def _arrays(x: Any, path: str = "") -> list[tuple[str, Any]]:
-    """``(printed path, array)`` for every array below ``x`` (a tree of per-leaf buffers)."""
+    """``(path, array)`` for every array below ``x``, paths as ``tree`` writes them ("" is
+    the root)."""
     if isinstance(x, dict):
         return [a for k, v in x.items() for a in _arrays(v, _leaf_path(path, k))]
     if isinstance(x, (list, tuple)):
         return [a for i, v in enumerate(x) for a in _arrays(v, f"{path}[{i}]")]
-    return [(path or "<root>", x)] if hasattr(x, "shape") else []
+    return [(path, x)] if hasattr(x, "shape") else []
+
+
+def _split(path: str, owners: list[str]) -> tuple[str, str]:
+    """A buffer array's path as (its params leaf, printed; the rest): Adafactor's row factor
+    of leaf ``['w']`` is at ``['w'][0]``, so it is ``state.v[0]`` of leaf ``['w']``."""
+    mine = [o for o in owners if path.startswith(o)]
+    owner = max(mine, key=len) if mine else path
+    return tree.fmt_path(owner), path[len(owner):]
 
 
 def _is_state(x: Any) -> bool:
     return hasattr(x, "_fields") and x._fields[:1] == ("t",)
 
 
-def _buffers(state: Any, name: str = "state") -> list[tuple[str, str, Any]]:
+def _buffers(state: Any, owners: list[str], name: str = "state") -> list[tuple[str, str, Any]]:
     """``(buffer name, leaf path, array)`` for every array of a state; the states inside a
     partition's ``inner`` are walked as states (``state.inner['matrix'].m``)."""
     out = []
@@ -74,9 +83,11 @@ def _buffers(state: Any, name: str = "state") -> list[tuple[str, str, Any]]:
         value = getattr(state, f)
         if isinstance(value, dict) and value and all(_is_state(v) for v in value.values()):
             for label, sub in value.items():
-                out += _buffers(sub, f"{name}.{f}[{label!r}]")
-        else:
-            out += [(f"{name}.{f}", path, a) for path, a in _arrays(value)]
+                out += _buffers(sub, owners, f"{name}.{f}[{label!r}]")
+            continue
+        for path, a in _arrays(value):
+            leaf, rest = _split(path, owners)
+            out.append((f"{name}.{f}{rest}", leaf, a))
     return out
 
 
@@ -117,28 +128,21 @@ def _zero_over_zero(opt: Any, bufs: list, path: str, w: Any, entry: tuple) -> st
             f"has always been zero); pass {eps[0]} > 0")
 
 
-def _grad_of(grads_of: dict, path: str) -> Any:
-    """The gradient of the leaf a buffer belongs to: Adafactor's row factor of ``['w']`` is
-    ``['w'][0]``, so the longest gradient path that starts the buffer's path."""
-    owners = [p for p in grads_of if path.startswith(p) or p == "<root>"]
-    return grads_of[max(owners, key=len)] if owners else None
+def _named(params: Any, state: Any, owners: list[str]) -> list[tuple[str, str, Any]]:
+    """``(buffer, leaf, array)`` for every array of a state, then of params."""
+    bufs = _buffers(state, owners) if _is_state(state) else []
+    return bufs + [("params", tree.fmt_path(p), a) for p, a in _arrays(params)]
 
 
-def _inputs(params: Any, state: Any) -> dict:
-    """``{(buffer, path): array}`` of what ``step`` was given."""
-    named = [("params", p, a) for p, a in _arrays(params)] + (_buffers(state) if _is_state(state) else [])
-    return {(b, p): a for b, p, a in named}
-
-
-def _diagnose(opt: Any, before: dict, grads_of: dict, bufs: list, buffer: str, path: str,
+def _diagnose(opt: Any, before: list, grads_of: dict, bufs: list, buffer: str, path: str,
               a: Any, t: int) -> str:
     """The message for the first non-finite entry of ``a`` (``buffer`` leaf ``path``)."""
     entry, kind = _first_bad(_host(a))
     head = f"{opt.name}: {buffer} leaf {path} became {kind} at step {t}, entry {entry}"
-    old = before.get((buffer, path))
+    old = {(b, p): x for b, p, x in before}.get((buffer, path))
     if old is not None and not _is_finite(old):
         return f"{head}: it was already non-finite before the step"
-    cause = _overflow(buffer, a, _grad_of(grads_of, path), entry) if buffer != "params" else \
+    cause = _overflow(buffer, a, grads_of.get(path), entry) if buffer != "params" else \
         _zero_over_zero(opt, bufs, path, a, entry)
     return f"{head}: {cause or 'from finite gradients'}"
 
@@ -163,10 +167,13 @@ def check_finite(opt: Any) -> Any:
         t = state.t + 1 if isinstance(getattr(state, "t", None), int) else "?"
         grads_of = _check_gradients(opt.name, grads, t)
         new_params, new_state = opt.step(params, grads, state, **extra)
-        bufs = _buffers(new_state) if _is_state(new_state) else []
-        for buffer, path, a in bufs + [("params", p, a) for p, a in _arrays(new_params)]:
+        owners = [p for p, _ in tree.leaves_with_paths(grads)]
+        outputs = _named(new_params, new_state, owners)
+        for buffer, path, a in outputs:
             if not _is_finite(a):
-                raise NonFiniteState(_diagnose(opt, _inputs(params, state), grads_of, bufs, buffer, path, a, t))
+                bufs = [o for o in outputs if o[0] != "params"]
+                raise NonFiniteState(_diagnose(opt, _named(params, state, owners), grads_of, bufs,
+                                               buffer, path, a, t))
         return new_params, new_state
 
     return dataclasses.replace(opt, step=step)

@@ -64,6 +64,17 @@ def test_the_overflow_message_names_step_leaf_and_entry():
                               "state.s overflowed: |g| = 2e+154, g*g exceeds the float64 maximum 1.8e+308")
 
 
+def test_a_factored_buffer_of_a_lone_array_is_named_by_buffer_and_leaf():
+    opt = refopt.check_finite(refopt.adafactor())
+    w = np.zeros((2, 2))
+    with warnings.catch_warnings(), pytest.raises(NonFiniteState) as err:
+        warnings.simplefilter("ignore", RuntimeWarning)
+        opt.step(w, np.full((2, 2), 2e154), opt.init(w))
+    # v is (R, C) per leaf: the row sums R = v[0] overflow first
+    assert str(err.value).startswith("adafactor: state.v[0] leaf <root> became inf at step 1, entry (0,): "
+                                     "state.v[0] overflowed: |g| = 2e+154")
+
+
 def test_radam_defaults_give_0_over_0_at_step_5_and_say_why():
     # RAdam's default eps = 0; a coordinate with g = 0 keeps m = s = 0, and from the step where
     # rho_t > 4 (t = 5 for beta2 = 0.999) the rectified step m_hat / sqrt(s_hat) is 0/0

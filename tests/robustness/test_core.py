@@ -109,7 +109,7 @@ def test_a_buffer_from_another_library_is_named():
     opt = refopt.adam()
     state = opt.init({"w": np.ones(3)})
     bad = state._replace(s={"w": torch.zeros(3, dtype=torch.float64)})
-    with pytest.raises(TypeError, match=r"leaf \['w'\]: arrays come from different libraries"):
+    with pytest.raises(TypeError, match=r"^state\.s leaf \['w'\]: arrays come from different libraries"):
         opt.step({"w": np.ones(3)}, {"w": np.ones(3)}, bad)
 
 
@@ -146,6 +146,14 @@ def test_errors_about_sophias_hess_name_hess():
         opt.step(p, p, opt.init(p), hess={"w": np.ones(2)})
     with pytest.raises(TypeError, match=r"^hess leaf \['w'\] has dtype float32"):
         opt.step(p, p, opt.init(p), hess={"w": np.ones(3, np.float32)})
+
+
+def test_a_hess_from_another_library_names_hess():
+    import torch
+    opt = refopt.sophia()
+    p = {"w": np.ones(3)}
+    with pytest.raises(TypeError, match=r"^hess leaf \['w'\]: arrays come from different libraries"):
+        opt.step(p, p, opt.init(p), hess={"w": torch.ones(3, dtype=torch.float64)})
 
 
 def test_errors_about_mars_m_prev_grad_name_prev_grad():
