@@ -138,7 +138,7 @@ def rule(name: str, State: type, init_leaf: Callable, update_leaf: Callable,
                 check(path, w)
             if (type(w), w.dtype) not in dtypes:  # each dtype once: the rounding is the same
                 dtypes.add((type(w), w.dtype))
-                check_representable(name, numbers, w, when)
+                check_representable(name, numbers, path, w, when)
 
     def init(params: Any) -> Any:
         spec, leaves = _leaves(params)

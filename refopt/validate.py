@@ -143,9 +143,10 @@ def _wider(dtype: Any) -> str:
     return "float64" if "32" in str(dtype) else "float32"
 
 
-def check_representable(rule_name: str, values: dict[str, float], w: Any, when: str = "") -> None:
+def check_representable(rule_name: str, values: dict[str, float], path: str, w: Any,
+                        when: str = "") -> None:
     """Refuse a hyperparameter that is nonzero but rounds to 0, or finite but rounds to
-    infinity, in the dtype of the params leaf ``w`` (eps = 1e-8 in float16 is 0: Adam then
+    infinity, in the dtype of the params leaf ``w`` (at ``path``) (eps = 1e-8 in float16 is 0: Adam then
     divides 0 by 0). Zeros and non-floats are skipped: only the value's rounding matters."""
     xp = array_namespace(w)
     for name, v in values.items():
@@ -164,4 +165,5 @@ def check_representable(rule_name: str, values: dict[str, float], w: Any, when: 
         else:
             bound = f"(largest {float(info.max):g}): pass {name} <= {float(info.max):g}"
         raise ValueError(f"{rule_name}: {name} = {v:g}{when} rounds to {'0' if r == 0 else 'inf'}"
-                         f" in {dtype} {bound}, or keep params in {_wider(w.dtype)}")
+                         f" in {dtype} {bound}, or keep params in {_wider(w.dtype)} "
+                         f"(params leaf {path} is {dtype})")

@@ -259,8 +259,9 @@ def test_a_python_list_of_numbers_is_explained():
 
 def test_float16_adam_at_defaults_is_refused_naming_eps_and_float16():
     with pytest.raises(ValueError, match=r"eps = 1e-08 rounds to 0 in float16 \(smallest positive "
-                                         r"6e-08\): pass eps >= 6e-08, or keep params in float32"):
-        refopt.adam().init(np.ones(3, np.float16))
+                                         r"6e-08\): pass eps >= 6e-08, or keep params in float32 "
+                                         r"\(params leaf \['h'\] is float16\)"):
+        refopt.adam().init({"f": np.ones(3, np.float32), "h": np.ones(3, np.float16)})
 
 
 def test_float16_adam_with_a_representable_eps_steps():
