@@ -8,11 +8,12 @@ Every rule in ``refopt.RULES`` is also an attribute of this package (``refopt.sg
 """
 from .checkpoint import CheckpointError, load_state, save_state
 from .combine import coupled_weight_decay, partition
-from .core import Interval, NonFiniteGradient, Optimizer, RuleInfo, check_finite
+from .core import Interval, NonFiniteGradient, NonFiniteState, Optimizer, RuleInfo, check_finite
 from .registry import RULES
 
 globals().update({name: info.factory for name, info in RULES.items()})
 
-__all__ = ["RULES", "RuleInfo", "Optimizer", "Interval", "NonFiniteGradient", "check_finite",
+__all__ = ["RULES", "RuleInfo", "Optimizer", "Interval", "NonFiniteGradient", "NonFiniteState",
+           "check_finite",
            "coupled_weight_decay", "save_state", "load_state", "CheckpointError", *RULES]
 __version__ = "0.1.0"
