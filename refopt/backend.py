@@ -30,7 +30,8 @@ def _ml_bfloat16(dtype: Any) -> bool:
     """NumPy arrays of ml_dtypes' bfloat16 (JAX's bfloat16 on the host). ml_dtypes is looked
     up, not imported: if it is not loaded yet, no array of its dtypes can exist."""
     ml_dtypes = sys.modules.get("ml_dtypes")
-    return ml_dtypes is not None and dtype == ml_dtypes.bfloat16
+    # a NumPy dtype only: other libraries' dtype objects (array-api-strict's) warn when compared
+    return ml_dtypes is not None and isinstance(dtype, np.dtype) and dtype == ml_dtypes.bfloat16
 
 
 def is_real_floating(xp: Any, dtype: Any) -> bool:
