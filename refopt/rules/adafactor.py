@@ -27,6 +27,9 @@ optax) give the same :math:`\hat V` since :math:`r_i c_j / \bar r = R_i C_j / \s
 ``beta1 > 0`` the update :math:`\alpha_t \hat U_t` is smoothed by an EMA without bias
 correction before it is applied (the paper's optional first moment, as in optax and
 tensor2tensor); with ``beta1 = 0`` (default, the paper's choice) no buffer is kept.
+:math:`U_t` is computed as :math:`(G_{ij}/\sqrt{C_j})\,\sqrt{1^\top R}/\sqrt{R_i}`, the same
+number up to rounding: the literal product :math:`R_i C_j` underflows in float32 and
+bfloat16 where a row and a column of the gradient are 0 (see ``_normalized``).
 State arrays: per leaf ``v`` is the pair ``(R, C)`` (rank >= 2) or the array
 :math:`\hat V` (rank < 2), and ``m`` is an array or ``()``; all in the param's dtype.
 
@@ -76,8 +79,16 @@ class AdafactorState(NamedTuple):
     m: object  # per leaf: EMA of the applied update, or () without momentum
 
 
+def _row_major(xp, x):
+    """x with its values laid out row-major (a copy only if x is a Fortran-ordered or strided
+    view): NumPy sums in memory order, so the sums below, and the bits of the result, would
+    otherwise depend on the layout of the caller's arrays."""
+    return xp.reshape(xp.reshape(x, (-1,)), x.shape)
+
+
 def _rms(xp, x):
-    return xp.sqrt(xp.mean(x * x))
+    flat = xp.reshape(x, (-1,))  # a row-major copy of a view: see _row_major
+    return xp.sqrt(xp.mean(flat * flat))
 
 
 def _init_leaf(w, momentum):
@@ -90,16 +101,29 @@ def _init_leaf(w, momentum):
 
 
 def _second_moment(xp, g2, v, beta2_t):
-    """V-hat from the updated statistics, and the statistics to keep."""
+    """The updated statistics: (R, C) for a matrix, V-hat itself for a vector."""
     if not isinstance(v, tuple):
-        v = beta2_t * v + (1 - beta2_t) * g2
-        return v, v
+        return beta2_t * v + (1 - beta2_t) * g2
     R, C = v
-    R = beta2_t * R + (1 - beta2_t) * xp.sum(g2, axis=-1)
-    C = beta2_t * C + (1 - beta2_t) * xp.sum(g2, axis=-2)
-    total = xp.expand_dims(xp.expand_dims(xp.sum(R, axis=-1), axis=-1), axis=-1)
-    V = xp.expand_dims(R, axis=-1) * xp.expand_dims(C, axis=-2) / total
-    return V, (R, C)
+    return (beta2_t * R + (1 - beta2_t) * xp.sum(g2, axis=-1),
+            beta2_t * C + (1 - beta2_t) * xp.sum(g2, axis=-2))
+
+
+def _normalized(xp, g, v):
+    """U = G / sqrt(V-hat), with V-hat = R C / (1^T R) for a matrix."""
+    if not isinstance(v, tuple):
+        return g / xp.sqrt(v)
+    R, C = v
+    # Computed as (G_ij / sqrt(C_j)) * (sqrt(1^T R) / sqrt(R_i)), never forming V-hat. The
+    # literal R_i C_j / 1^T R first forms R_i C_j, about (eps1 n)(eps1 m) = 1e-60 for a row and
+    # a column whose gradient is 0 or tiny: 0 in float32/bfloat16 (smallest 1.4e-45, 9.2e-41),
+    # and then U = 0/0 = NaN over the whole leaf (through RMS(U)), although V-hat (~1e-30) and
+    # U are representable. Here |G_ij| / sqrt(C_j) <= t^0.4 (C_j holds t^-c G_ij^2; c = 0.8) and
+    # sqrt(1^T R) / sqrt(R_i) lies in [1, sqrt(max float / eps1)] ~ [1, 1e34]: neither factor
+    # underflows or overflows unless U itself does.
+    root_total = xp.expand_dims(xp.expand_dims(xp.sqrt(xp.sum(R, axis=-1)), axis=-1), axis=-1)
+    per_column = g / xp.expand_dims(xp.sqrt(C), axis=-2)
+    return per_column * (root_total / xp.expand_dims(xp.sqrt(R), axis=-1))
 
 
 def _update(w, g, v, m, *, t, lr, eps1, eps2, d, decay_rate, beta1):
@@ -107,8 +131,8 @@ def _update(w, g, v, m, *, t, lr, eps1, eps2, d, decay_rate, beta1):
     beta2_t = 1 - t ** (-decay_rate)
     rho_t = min(lr, 1 / math.sqrt(t))
     alpha_t = xp.maximum(_rms(xp, w), xp.full_like(_rms(xp, w), eps2)) * rho_t
-    V, v = _second_moment(xp, g * g + eps1, v, beta2_t)
-    U = g / xp.sqrt(V)
+    v = _second_moment(xp, _row_major(xp, g * g + eps1), v, beta2_t)
+    U = _normalized(xp, g, v)
     U_hat = U / xp.maximum(xp.ones_like(_rms(xp, U)), _rms(xp, U) / d)
     step = alpha_t * U_hat
     if isinstance(m, tuple):  # no momentum buffer: beta1 = 0
