@@ -50,6 +50,10 @@ there and the NaN propagates (DESIGN); ``refopt.check_finite`` reports it. The t
 itself is defined everywhere: 1 when :math:`\lVert w\rVert` or :math:`\lVert r\rVert` is 0
 (paper). With the default ``eps`` (1e-6) the step at a zero-gradient coordinate is exactly 0.
 (tests/robustness/test_rules_edge.py)
+
+**Precision.** Dtype in, dtype out: for float16 and bfloat16 leaves the two norms accumulate in
+float32 and are rounded once to the leaf's dtype (``refopt.rules.lars.layer_norm``); everything
+else is elementwise in the leaf's dtype. (tests/rules/test_half_precision.py)
 """
 from __future__ import annotations
 
@@ -57,7 +61,7 @@ from typing import NamedTuple
 
 from ..backend import array_namespace, zeros_like
 from ..core import NONNEGATIVE, UNIT, RuleInfo, rule
-from .lars import trust_ratio
+from .lars import layer_norm, trust_ratio
 
 
 class LAMBState(NamedTuple):
@@ -73,7 +77,7 @@ def _update(w, g, m, s, *, t, lr, beta1, beta2, eps, weight_decay, bias_correcti
     m_hat = m / (1 - beta1**t) if bias_correction else m
     s_hat = s / (1 - beta2**t) if bias_correction else s
     r = m_hat / (xp.sqrt(s_hat) + eps) + weight_decay * w
-    ratio = trust_ratio(xp.linalg.vector_norm(w), xp.linalg.vector_norm(r))
+    ratio = trust_ratio(layer_norm(w), layer_norm(r))
     w = w - lr * ratio * r
     return w, m, s
 

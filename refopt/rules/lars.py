@@ -49,18 +49,43 @@ it gives :math:`\eta_{tc}/\beta`, not 1.
 ``eps = 0`` makes the ratio 0/0; by the zero-norm rule above it is 1, so the step is 0 and the
 leaf keeps its value exactly. A coordinate whose gradient is always 0 keeps its value exactly
 (momentum of zeros). (tests/robustness/test_rules_edge.py)
+
+**Precision.** Dtype in, dtype out. For float16 and bfloat16 leaves the two norms accumulate in
+float32 and are rounded once to the leaf's dtype (``accumulator`` / ``rounded`` below); the rest
+is elementwise in the leaf's dtype. float32 and float64 are computed as written, unchanged.
+(tests/rules/test_half_precision.py)
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..backend import array_namespace, zeros_like
+from ..backend import array_namespace, finfo, zeros_like
 from ..core import NONNEGATIVE, POSITIVE, UNIT, RuleInfo, rule
 
 
 class LARSState(NamedTuple):
     t: int
     v: object  # the velocity, lr and trust ratio included
+
+
+def accumulator(x):
+    """``x`` as float32 when its dtype is narrower (float16, bfloat16), else ``x`` itself: the
+    dtype a reduction or matmul over a half-precision leaf accumulates in. Summing in float16
+    overflows at 65504 (a norm of 256) and summing in bfloat16 loses the 9th bit of every
+    partial sum; float32 is what torch's own half-precision reductions accumulate in."""
+    xp = array_namespace(x)
+    return xp.astype(x, xp.float32) if finfo(x).bits < 32 else x
+
+
+def rounded(y, like):
+    """``y`` in ``like``'s dtype: one rounding of a float32 accumulation back to a half-precision
+    leaf (NumPy's matmul and norms of ml_dtypes' bfloat16 promote). ``y`` itself otherwise."""
+    return y if y.dtype == like.dtype else array_namespace(like).astype(y, like.dtype)
+
+
+def layer_norm(x):
+    """The Frobenius norm of the whole array, accumulated as ``accumulator`` says, in ``x``'s dtype."""
+    return rounded(array_namespace(x).linalg.vector_norm(accumulator(x)), x)
 
 
 def trust_ratio(numerator, denominator):
@@ -73,7 +98,7 @@ def trust_ratio(numerator, denominator):
 
 def _update(w, g, v, *, t, lr, beta1, trust_coefficient, weight_decay, eps):
     xp = array_namespace(w)
-    w_norm, g_norm = xp.linalg.vector_norm(w), xp.linalg.vector_norm(g)
+    w_norm, g_norm = layer_norm(w), layer_norm(g)
     local_lr = trust_ratio(trust_coefficient * w_norm, g_norm + weight_decay * w_norm + eps)
     v = beta1 * v + lr * local_lr * (g + weight_decay * w)
     w = w - v

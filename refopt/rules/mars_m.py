@@ -49,6 +49,10 @@ k          ``ns_steps``          5
 leaf is NaN at step 1 (the orthogonal factor of 0 is undefined). A zero row or column of the
 gradient stays put; a single zero entry moves, since NS mixes entries (the clip of 0 is 0).
 (tests/robustness/test_rules_edge.py)
+
+**Precision.** Dtype in, dtype out. For float16 and bfloat16 leaves NS is Muon's (matmuls and
+norm accumulated in float32, rounded to the leaf's dtype), and so is the clip's norm; the
+elementwise lines run in the leaf's dtype. (tests/rules/test_half_precision.py)
 """
 from __future__ import annotations
 
@@ -56,8 +60,8 @@ from typing import NamedTuple
 
 from ..backend import array_namespace, zeros_like
 from ..core import NONNEGATIVE, UNIT, RuleInfo, rule
-from .muon import (NS_COEFFICIENTS, choice, matrix_check, newton_schulz, ns_settings, rms_match_factor,
-                   shape_factor)
+from .muon import (NS_COEFFICIENTS, choice, frobenius, matrix_check, newton_schulz, ns_settings,
+                   rms_match_factor, shape_factor)
 
 
 class MarsMState(NamedTuple):
@@ -69,7 +73,7 @@ class MarsMState(NamedTuple):
 def clip_to_unit_norm(c):
     """C if ||C||_F <= 1, else C / ||C||_F."""
     xp = array_namespace(c)
-    norm = xp.sqrt(xp.sum(c * c))
+    norm = frobenius(c)  # accumulated in float32 for a half-precision leaf, then rounded
     return c / xp.maximum(norm, xp.ones_like(norm))
 
 

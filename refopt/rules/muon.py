@@ -31,7 +31,8 @@ Where others differ (the knobs reproduce them; flavors set them):
   no Nesterov, no shape factor, no normalisation or transposition details, no weight decay.
   Sum or EMA momentum gives the same :math:`O_t` up to :math:`\epsilon`, because
   :math:`\mathrm{NS}(cU) = \mathrm{NS}(U)` for :math:`c > 0` when :math:`\epsilon = 0`.
-* The reference and torch run NS in bfloat16; this rule runs in the input's dtype.
+* The reference and torch run NS in bfloat16; this rule runs in the input's dtype (see
+  Precision below).
 * torch ``Muon`` divides by ``max(norm, eps)`` instead of ``norm + eps`` (identical at ``eps=0``),
   defaults ``lr=1e-3, weight_decay=0.1``.
 * optax ``contrib.muon``: bias-corrected momentum with a NAdam-style Nesterov mix
@@ -70,6 +71,12 @@ ulps) and 2.0e-6 (float32, 16 ulps) of their largest entry; after three steps th
 every Muon-family rule differ by at most 0.5 ulp of their largest entry. Making them agree would
 need a layout copy outside the Array API; tests/rules/test_muon_family_edge.py pins 32 and 2
 ulps.
+
+**Precision.** Dtype in, dtype out. For float16 and bfloat16 leaves every matmul and the
+Frobenius norm accumulate in float32 and round their result once to the leaf's dtype (as
+torch's bfloat16 matmul does; NumPy's ml_dtypes matmul would return float32); the elementwise
+lines run in the leaf's dtype, so NS iterates in it, as the reference's bfloat16 NS does.
+float32 and float64 are computed as written. (tests/rules/test_half_precision.py)
 """
 from __future__ import annotations
 
@@ -78,8 +85,20 @@ from typing import NamedTuple
 
 from ..backend import array_namespace, zeros_like
 from ..core import NONNEGATIVE, UNIT, RuleInfo, number, rule
+from .lars import accumulator, rounded
 
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
+
+
+def frobenius(x):
+    """sqrt(sum(x * x)) in ``x``'s dtype, accumulated in float32 for half-precision leaves."""
+    xp, wide = array_namespace(x), accumulator(x)
+    return rounded(xp.sqrt(xp.sum(wide * wide)), x)
+
+
+def matmul(a, b):
+    """``a @ b`` in ``a``'s dtype, accumulated in float32 for half-precision leaves."""
+    return rounded(array_namespace(a).matmul(accumulator(a), accumulator(b)), a)
 
 
 def newton_schulz(G, steps=5, coefficients=NS_COEFFICIENTS, eps=1e-7):
@@ -89,10 +108,10 @@ def newton_schulz(G, steps=5, coefficients=NS_COEFFICIENTS, eps=1e-7):
     a, b, c = coefficients
     tall = G.shape[0] > G.shape[1]
     X = xp.matrix_transpose(G) if tall else G  # X X^T is then the smaller Gram matrix
-    X = X / (xp.sqrt(xp.sum(X * X)) + eps)     # Frobenius >= spectral norm, so sigma <= 1
+    X = X / (frobenius(X) + eps)               # Frobenius >= spectral norm, so sigma <= 1
     for _ in range(steps):
-        A = X @ xp.matrix_transpose(X)
-        X = a * X + (b * A + c * (A @ A)) @ X
+        A = matmul(X, xp.matrix_transpose(X))
+        X = a * X + matmul(b * A + c * matmul(A, A), X)
     return xp.matrix_transpose(X) if tall else X
 
 

@@ -55,6 +55,12 @@ gradient stays put; a single zero entry moves, since NS mixes entries. NorMuon's
 normalisation :math:`O/(\sqrt{r_t}+\epsilon)` is 0/0 at ``eps = 0`` for a zero row of :math:`O`:
 the whole leaf is then NaN (the Frobenius rescaling carries it); the default 1e-10 keeps it 0.
 (tests/robustness/test_rules_edge.py)
+
+**Precision.** Dtype in, dtype out. For float16 and bfloat16 leaves NS is Muon's (matmuls and
+norm accumulated in float32, rounded to the leaf's dtype), and so are the row means of
+:math:`O \odot O` and the Frobenius norms here; the elementwise lines run in the leaf's dtype.
+float16 needs ``eps`` of at least 6e-8 (the default 1e-10 rounds to 0 and is refused).
+(tests/rules/test_half_precision.py)
 """
 from __future__ import annotations
 
@@ -63,7 +69,9 @@ from typing import NamedTuple
 
 from ..backend import array_namespace, zeros_like
 from ..core import NONNEGATIVE, UNIT, RuleInfo, rule
-from .muon import NS_COEFFICIENTS, choice, flag, matrix_check, newton_schulz, ns_settings, shape_factor
+from .lars import accumulator, rounded
+from .muon import (NS_COEFFICIENTS, choice, flag, frobenius, matrix_check, newton_schulz, ns_settings,
+                   shape_factor)
 
 
 class NorMuonState(NamedTuple):
@@ -72,9 +80,10 @@ class NorMuonState(NamedTuple):
     r: object  # the per-row second moment of O, shape (rows, 1)
 
 
-def frobenius(x):
-    xp = array_namespace(x)
-    return xp.sqrt(xp.sum(x * x))
+def row_mean_square(o):
+    """mean over columns of ``o * o``, shape (rows, 1), accumulated in float32 for half leaves."""
+    xp, wide = array_namespace(o), accumulator(o)
+    return rounded(xp.mean(wide * wide, axis=1, keepdims=True), o)
 
 
 def _update(w, g, m, r, *, t, lr, beta1, beta2, weight_decay, eps, ns_eps, nesterov, update_scale,
@@ -83,7 +92,7 @@ def _update(w, g, m, r, *, t, lr, beta1, beta2, weight_decay, eps, ns_eps, neste
     m = beta1 * m + (1 - beta1) * g
     u = (1 - beta1) * g + beta1 * m if nesterov else m
     o = newton_schulz(u, ns_steps, ns_coefficients, ns_eps)
-    r = beta2 * r + (1 - beta2) * xp.mean(o * o, axis=1, keepdims=True)
+    r = beta2 * r + (1 - beta2) * row_mean_square(o)
     o_bar = o / (xp.sqrt(r) + eps)
     if update_scale == "match_rms":
         step = 0.2 * math.sqrt(w.shape[0] * w.shape[1]) / (frobenius(o_bar) + eps) * o_bar

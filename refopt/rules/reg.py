@@ -54,6 +54,12 @@ all-zero gradient) is 0/0, and :math:`\mathrm{RMS}(\tilde M_t)` carries the NaN 
 leaf from step 1. A single zero entry stays 0 (scaling keeps zeros): no step there. With the
 default ``eps`` (1e-8) an all-zero gradient gives the decay only.
 (tests/robustness/test_rules_edge.py)
+
+**Precision.** Dtype in, dtype out. For float16 and bfloat16 leaves the row and column
+:math:`p`-norms and the RMS accumulate in float32 and are rounded once to the leaf's dtype
+(summing in bfloat16 would drop the 9th bit of each partial sum; in float16 it overflows at
+65504); the elementwise lines run in the leaf's dtype. float16 needs ``eps`` of at least 6e-8
+(the default 1e-8 rounds to 0 and is refused). (tests/rules/test_half_precision.py)
 """
 from __future__ import annotations
 
@@ -61,25 +67,29 @@ from typing import NamedTuple
 
 from ..backend import array_namespace, zeros_like
 from ..core import NONNEGATIVE, POSITIVE, UNIT, RuleInfo, rule
+from .lars import accumulator, rounded
 from .muon import matrix_check
+
+
+def p_norms(X, p, axis):
+    """(sum |x|^p)^(1/p) along ``axis`` (kept), accumulated in float32 for half-precision leaves."""
+    xp = array_namespace(X)
+    return rounded(xp.sum(xp.abs(accumulator(X)) ** p, axis=axis, keepdims=True) ** (1 / p), X)
 
 
 def racs(M, p=2.0, steps=1, eps=1e-8):
     """Row-and-column scaling: ``steps`` rounds of rows to mean |x|^p = 1, then columns."""
-    xp = array_namespace(M)
     m, n = M.shape
     X = M
     for _ in range(steps):
-        rows = xp.sum(xp.abs(X) ** p, axis=1, keepdims=True) ** (1 / p)
-        X = X * (n ** (1 / p) / (rows + eps))
-        cols = xp.sum(xp.abs(X) ** p, axis=0, keepdims=True) ** (1 / p)
-        X = X * (m ** (1 / p) / (cols + eps))
+        X = X * (n ** (1 / p) / (p_norms(X, p, axis=1) + eps))
+        X = X * (m ** (1 / p) / (p_norms(X, p, axis=0) + eps))
     return X
 
 
 def rms(x):
-    xp = array_namespace(x)
-    return xp.sqrt(xp.mean(x * x))
+    xp, wide = array_namespace(x), accumulator(x)
+    return rounded(xp.sqrt(xp.mean(wide * wide)), x)
 
 
 class RegState(NamedTuple):
