@@ -33,7 +33,8 @@ ones are floored at :math:`\epsilon` (rounding can push them below it, or below 
 
 **Precision.** :math:`\epsilon I + gg^\top` has condition :math:`1 + |g|^2/\epsilon` (1e10 at
 :math:`|g| = 10^3`, :math:`\epsilon = 10^{-4}`), so ``eigh``, the roots and the mode products
-run in float64 (in the leaf's dtype where wider) and the step is cast back once. In float32 that
+run in float64 (in the leaf's dtype where wider; in float32 on JAX with ``jax_enable_x64``
+off, which has no float64) and the step is cast back once. In float32 that
 took a vector's step from 1% off the closed form :math:`g/\sqrt{\epsilon + |g|^2}` to under
 one float32 ulp when float32 holds :math:`gg^\top` exactly. The statistics stay in the params'
 dtype (the state contract), and their rounding, :math:`u|g|^2` per entry, bounds what any root
@@ -102,8 +103,12 @@ def _gram(x):
 
 
 def _wide(xp, x):
-    """float64 unless the leaf's dtype is wider: roots of a matrix of condition 1e6+ need it."""
-    return x if x.dtype != xp.float32 else xp.astype(x, xp.float64)
+    """float64 unless the leaf's dtype is wider: roots of a matrix of condition 1e6+ need it.
+    Only where the namespace holds float64: JAX with ``jax_enable_x64`` off lists float32 alone
+    (and would warn and truncate an ``astype`` to float64), so its roots stay in float32."""
+    if x.dtype != xp.float32 or "float64" not in xp.__array_namespace_info__().dtypes(kind="real floating"):
+        return x
+    return xp.astype(x, xp.float64)
 
 
 def _inverse_root(H, power, floor):

@@ -57,6 +57,10 @@ estimate internally by double back-propagation and clamps :math:`m/\max(h,\epsil
 where the gradient and the Hessian estimate have been 0, so ``eps`` must be positive (refused at
 0). With ``eps > 0`` the ratio is defined everywhere: a zero-gradient coordinate gets no step
 (only the decay). (tests/robustness/test_rules_edge.py)
+
+**Precision.** Elementwise throughout, in the params' dtype (float16 and bfloat16 included:
+dtype in, dtype out); float16 needs ``eps`` of at least 6e-8 (the default 1e-12 rounds to 0 and
+is refused). (tests/rules/test_half_precision.py)
 """
 from __future__ import annotations
 
@@ -80,7 +84,8 @@ def _update(w, g, m, h, *, t, lr, beta1, beta2, gamma, eps, weight_decay, bias_c
         h = beta2 * h + (1 - beta2) * hess
     m_hat = m / (1 - beta1**t) if bias_correction else m
     w = w - lr * weight_decay * w
-    w = w - lr * xp.clip(m_hat / xp.clip(gamma * h, min=eps), min=-1.0, max=1.0)
+    # clip(z, 1) as maximum/minimum: NumPy's clip with both bounds promotes ml_dtypes' bfloat16
+    w = w - lr * xp.minimum(xp.maximum(m_hat / xp.clip(gamma * h, min=eps), -1.0), 1.0)
     return w, m, h
 
 
