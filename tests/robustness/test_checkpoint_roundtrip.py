@@ -40,11 +40,10 @@ HALF_REFUSED = {
     "shampoo": "its inverse matrix roots need linear algebra that NumPy, torch and JAX lack in "
                "float16/bfloat16",
 }
-# Rule bugs this test found, outside the checkpoint (reported; each entry must fail until fixed):
-# on NumPy with ml_dtypes bfloat16 the norms and matmuls promote, so the step returns float32 or
-# float64 params and the next step refuses them; Sophia's clip fails inside NumPy.
-KNOWN_BROKEN = {(name, "numpy", "bfloat16") for name in
-                ("lars", "lamb", "sophia", "muon", "moonlight", "normuon", "mars_m", "partition")}
+# Rule bugs this test found, outside the checkpoint (reported; each entry must fail until fixed).
+# Empty: the NumPy bfloat16 promotions in lars, lamb, sophia, muon, moonlight, normuon, mars_m and
+# partition are fixed (tests/rules/test_half_precision.py).
+KNOWN_BROKEN: set = set()
 
 
 def bits(x):
