@@ -15,7 +15,8 @@ from array_api_compat import (array_namespace, device, is_array_api_obj, is_cupy
                               is_torch_array)
 
 __all__ = ["array_namespace", "check_leaf", "check_buffer", "to_numpy", "zeros_like",
-           "is_real_floating", "finfo", "article", "as_array_like", "no_grad"]
+           "is_real_floating", "finfo", "article", "as_array_like", "no_grad",
+           "accumulator", "rounded"]
 
 
 def _namespace(path: str, *arrays: Any, what: str = ""):
@@ -130,3 +131,18 @@ def no_grad(arrays: list) -> Any:
         import torch
         return torch.no_grad()
     return contextlib.nullcontext()
+
+
+def accumulator(x):
+    """``x`` as float32 when its dtype is narrower (float16, bfloat16), else ``x`` itself: the
+    dtype a reduction or matmul over a half-precision leaf accumulates in. Summing in float16
+    overflows at 65504 (a norm of 256) and summing in bfloat16 loses the 9th bit of every
+    partial sum; float32 is what torch's own half-precision reductions accumulate in."""
+    xp = array_namespace(x)
+    return xp.astype(x, xp.float32) if finfo(x).bits < 32 else x
+
+
+def rounded(y, like):
+    """``y`` in ``like``'s dtype: one rounding of a float32 accumulation back to a half-precision
+    leaf (NumPy's matmul and norms of ml_dtypes' bfloat16 promote). ``y`` itself otherwise."""
+    return y if y.dtype == like.dtype else array_namespace(like).astype(y, like.dtype)

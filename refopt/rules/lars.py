@@ -59,28 +59,13 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..backend import array_namespace, finfo, zeros_like
+from ..backend import accumulator, array_namespace, rounded, zeros_like
 from ..core import NONNEGATIVE, POSITIVE, UNIT, RuleInfo, rule
 
 
 class LARSState(NamedTuple):
     t: int
     v: object  # the velocity, lr and trust ratio included
-
-
-def accumulator(x):
-    """``x`` as float32 when its dtype is narrower (float16, bfloat16), else ``x`` itself: the
-    dtype a reduction or matmul over a half-precision leaf accumulates in. Summing in float16
-    overflows at 65504 (a norm of 256) and summing in bfloat16 loses the 9th bit of every
-    partial sum; float32 is what torch's own half-precision reductions accumulate in."""
-    xp = array_namespace(x)
-    return xp.astype(x, xp.float32) if finfo(x).bits < 32 else x
-
-
-def rounded(y, like):
-    """``y`` in ``like``'s dtype: one rounding of a float32 accumulation back to a half-precision
-    leaf (NumPy's matmul and norms of ml_dtypes' bfloat16 promote). ``y`` itself otherwise."""
-    return y if y.dtype == like.dtype else array_namespace(like).astype(y, like.dtype)
 
 
 def layer_norm(x):

@@ -83,9 +83,8 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from ..backend import array_namespace, zeros_like
+from ..backend import accumulator, array_namespace, rounded, zeros_like
 from ..core import NONNEGATIVE, UNIT, RuleInfo, number, rule
-from .lars import accumulator, rounded
 
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 

@@ -67,9 +67,8 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from ..backend import array_namespace, zeros_like
+from ..backend import accumulator, array_namespace, rounded, zeros_like
 from ..core import NONNEGATIVE, UNIT, RuleInfo, rule
-from .lars import accumulator, rounded
 from .muon import (NS_COEFFICIENTS, choice, flag, frobenius, matrix_check, newton_schulz, ns_settings,
                    shape_factor)
 

@@ -65,9 +65,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..backend import array_namespace, zeros_like
+from ..backend import accumulator, array_namespace, rounded, zeros_like
 from ..core import NONNEGATIVE, POSITIVE, UNIT, RuleInfo, rule
-from .lars import accumulator, rounded
 from .muon import matrix_check
 
 
