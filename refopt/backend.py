@@ -16,7 +16,7 @@ from array_api_compat import (array_namespace, device, is_array_api_obj, is_cupy
 
 __all__ = ["array_namespace", "check_leaf", "check_buffer", "to_numpy", "zeros_like",
            "is_real_floating", "finfo", "article", "as_array_like", "no_grad",
-           "accumulator", "rounded"]
+           "accumulator", "rounded", "c_order"]
 
 
 def _namespace(path: str, *arrays: Any, what: str = ""):
@@ -146,3 +146,15 @@ def rounded(y, like):
     """``y`` in ``like``'s dtype: one rounding of a float32 accumulation back to a half-precision
     leaf (NumPy's matmul and norms of ml_dtypes' bfloat16 promote). ``y`` itself otherwise."""
     return y if y.dtype == like.dtype else array_namespace(like).astype(y, like.dtype)
+
+
+def c_order(x):
+    """``x`` with the same values laid out row-major: a view when it already is, else a copy.
+
+    Reductions and matrix products sum in an order that follows the memory layout (NumPy's
+    pairwise sums, BLAS's kernels for a transposed operand), so a Fortran-ordered or strided
+    input would give other last bits than the same values in C order. Reshaping to 1-D and
+    back is the Array API's way to ask for row-major order (NumPy, CuPy and torch copy a
+    non-contiguous array into it; JAX has no layouts)."""
+    xp = array_namespace(x)
+    return xp.reshape(xp.reshape(x, (-1,)), x.shape)

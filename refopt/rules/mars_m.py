@@ -58,7 +58,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..backend import array_namespace, zeros_like
+from ..backend import array_namespace, c_order, zeros_like
 from ..core import NONNEGATIVE, UNIT, RuleInfo, rule
 from .muon import (NS_COEFFICIENTS, choice, frobenius, matrix_check, newton_schulz, ns_settings,
                    rms_match_factor, shape_factor)
@@ -79,7 +79,8 @@ def clip_to_unit_norm(c):
 
 def _update(w, g, m, g_prev, *, t, lr, beta1, gamma, weight_decay, eps, adjust_lr, ns_steps,
             ns_coefficients, prev_grad=None):
-    before = g_prev if prev_grad is None else prev_grad
+    g, m = c_order(g), c_order(m)  # results independent of the inputs' memory layout (c_order)
+    before = c_order(g_prev if prev_grad is None else prev_grad)
     c = g + gamma * (beta1 / (1 - beta1)) * (g - before)
     m = beta1 * m + (1 - beta1) * clip_to_unit_norm(c)
     o = newton_schulz(m, ns_steps, ns_coefficients, eps)

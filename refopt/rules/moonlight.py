@@ -54,7 +54,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..backend import zeros_like
+from ..backend import c_order, zeros_like
 from ..core import NONNEGATIVE, UNIT, RuleInfo, rule
 from .muon import NS_COEFFICIENTS, flag, matrix_check, newton_schulz, ns_settings, rms_match_factor
 
@@ -65,6 +65,7 @@ class MoonlightState(NamedTuple):
 
 
 def _update(w, g, m, *, t, lr, beta1, weight_decay, eps, rms, nesterov, ns_steps, ns_coefficients):
+    g, m = c_order(g), c_order(m)  # results independent of the inputs' memory layout (c_order)
     m = beta1 * m + g
     u = g + beta1 * m if nesterov else m
     o = newton_schulz(u, ns_steps, ns_coefficients, eps)

@@ -64,13 +64,12 @@ leaf is NaN at step 1 (the orthogonal factor of 0 is undefined). A zero row or c
 gradient stays put; a single zero entry moves, since NS mixes entries.
 (tests/robustness/test_rules_edge.py)
 
-**Memory order.** C- and Fortran-ordered inputs give results that differ in the last bits: BLAS
-takes another path for a transposed operand, and NumPy sums in another order. Measured over
-shapes (4, 3) to (128, 96): ``newton_schulz`` outputs differ by up to 3.0e-15 (float64, 13
-ulps) and 2.0e-6 (float32, 16 ulps) of their largest entry; after three steps the params of
-every Muon-family rule differ by at most 0.5 ulp of their largest entry. Making them agree would
-need a layout copy outside the Array API; tests/rules/test_muon_family_edge.py pins 32 and 2
-ulps.
+**Memory order.** BLAS takes another path for a transposed operand and NumPy sums in
+another order, so a Fortran-ordered or strided gradient used to give other last bits than the
+same values in C order (up to 13 ulps of max|O| in float64, 16 in float32, over shapes (4, 3) to
+(128, 96)). Every Muon-family rule, and ``newton_schulz`` itself, first lays its inputs out
+row-major (``refopt.backend.c_order``: a view when they already are, one copy otherwise), so C,
+Fortran and strided inputs give the same bits (tests/rules/test_muon_family_edge.py).
 
 **Precision.** Dtype in, dtype out. For float16 and bfloat16 leaves every matmul and the
 Frobenius norm accumulate in float32 and round their result once to the leaf's dtype (as
@@ -83,7 +82,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from ..backend import accumulator, array_namespace, rounded, zeros_like
+from ..backend import accumulator, array_namespace, c_order, rounded, zeros_like
 from ..core import NONNEGATIVE, UNIT, RuleInfo, number, rule
 
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
@@ -104,6 +103,7 @@ def newton_schulz(G, steps=5, coefficients=NS_COEFFICIENTS, eps=1e-7):
     """An approximate orthogonal factor of the 2-D ``G`` (``U V^T`` of its SVD, with the
     singular values pushed towards 1 but not onto it): the quintic iteration above."""
     xp = array_namespace(G)
+    G = c_order(G)  # the same bits for a Fortran-ordered or strided G
     a, b, c = coefficients
     tall = G.shape[0] > G.shape[1]
     X = xp.matrix_transpose(G) if tall else G  # X X^T is then the smaller Gram matrix
@@ -168,6 +168,7 @@ class MuonState(NamedTuple):
 
 def _update(w, g, m, *, t, lr, beta1, weight_decay, eps, nesterov, ns_steps, ns_coefficients,
             bias_correction, layout, rms):
+    g, m = c_order(g), c_order(m)  # results independent of the inputs' memory layout (c_order)
     m = beta1 * m + (1 - beta1) * g
     if bias_correction:  # optax: debiased EMA, Nesterov as in NAdam (next step's correction)
         u = (beta1 * m / (1 - beta1 ** (t + 1)) + (1 - beta1) * g / (1 - beta1 ** t)

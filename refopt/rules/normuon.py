@@ -67,7 +67,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from ..backend import accumulator, array_namespace, rounded, zeros_like
+from ..backend import accumulator, array_namespace, c_order, rounded, zeros_like
 from ..core import NONNEGATIVE, UNIT, RuleInfo, rule
 from .muon import (NS_COEFFICIENTS, choice, flag, frobenius, matrix_check, newton_schulz, ns_settings,
                    shape_factor)
@@ -88,6 +88,7 @@ def row_mean_square(o):
 def _update(w, g, m, r, *, t, lr, beta1, beta2, weight_decay, eps, ns_eps, nesterov, update_scale,
             ns_steps, ns_coefficients):
     xp = array_namespace(w)
+    g, m, r = c_order(g), c_order(m), c_order(r)  # results independent of memory layout (c_order)
     m = beta1 * m + (1 - beta1) * g
     u = (1 - beta1) * g + beta1 * m if nesterov else m
     o = newton_schulz(u, ns_steps, ns_coefficients, ns_eps)

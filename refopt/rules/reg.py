@@ -65,7 +65,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..backend import accumulator, array_namespace, rounded, zeros_like
+from ..backend import accumulator, array_namespace, c_order, rounded, zeros_like
 from ..core import NONNEGATIVE, POSITIVE, UNIT, RuleInfo, rule
 from .muon import matrix_check
 
@@ -97,6 +97,7 @@ class RegState(NamedTuple):
 
 
 def _update(w, g, m, *, t, lr, beta1, weight_decay, rho, p, racs_steps, eps):
+    g, m = c_order(g), c_order(m)  # results independent of the inputs' memory layout (c_order)
     m = beta1 * m + (1 - beta1) * g
     m_tilde = racs(m, p, racs_steps, eps)
     m_hat = rho * m_tilde / (rms(m_tilde) + eps)
