@@ -69,7 +69,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from ..backend import array_namespace, zeros_like
+from ..backend import array_namespace, c_order, zeros_like
 from ..core import NONNEGATIVE, POSITIVE, UNIT, RuleInfo, rule
 
 
@@ -79,15 +79,8 @@ class AdafactorState(NamedTuple):
     m: object  # per leaf: EMA of the applied update, or () without momentum
 
 
-def _row_major(xp, x):
-    """x with its values laid out row-major (a copy only if x is a Fortran-ordered or strided
-    view): NumPy sums in memory order, so the sums below, and the bits of the result, would
-    otherwise depend on the layout of the caller's arrays."""
-    return xp.reshape(xp.reshape(x, (-1,)), x.shape)
-
-
 def _rms(xp, x):
-    flat = xp.reshape(x, (-1,))  # a row-major copy of a view: see _row_major
+    flat = xp.reshape(x, (-1,))  # row-major, as c_order: the sum's bits do not follow the layout
     return xp.sqrt(xp.mean(flat * flat))
 
 
@@ -131,7 +124,7 @@ def _update(w, g, v, m, *, t, lr, eps1, eps2, d, decay_rate, beta1):
     beta2_t = 1 - t ** (-decay_rate)
     rho_t = min(lr, 1 / math.sqrt(t))
     alpha_t = xp.maximum(_rms(xp, w), xp.full_like(_rms(xp, w), eps2)) * rho_t
-    v = _second_moment(xp, _row_major(xp, g * g + eps1), v, beta2_t)
+    v = _second_moment(xp, c_order(g * g + eps1), v, beta2_t)
     U = _normalized(xp, g, v)
     U_hat = U / xp.maximum(xp.ones_like(_rms(xp, U)), _rms(xp, U) / d)
     step = alpha_t * U_hat
