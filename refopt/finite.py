@@ -11,6 +11,12 @@ buffer (``params`` or ``state.<field>``), the step and the entry, and two causes
   float64, ``1.8e19`` in float32), which leaves an infinity in the buffer that keeps it;
 * ``0/0`` from ``eps = 0`` at a coordinate whose second-moment buffer is still 0 (its
   gradient has always been zero): Adam's ``m_hat / (sqrt(s_hat) + eps)`` is undefined there.
+
+A squared gradient can also overflow inside a step and leave every buffer finite (Adam at
+``|g| = 1e155`` in float64: ``s`` holds ``(1-beta2) g*g``, but ``s_hat`` is infinite, so the
+step is 0); that too raises ``NonFiniteState``, where an entry with ``|g| > sqrt(max)`` did
+not move. Not seen: such a lost step where decoupled weight decay still moves the entry
+(AdamW), until the buffer itself overflows.
 """
 from __future__ import annotations
 
@@ -147,6 +153,30 @@ def _diagnose(opt: Any, before: list, grads_of: dict, bufs: list, buffer: str, p
     return f"{head}: {cause or 'from finite gradients'}"
 
 
+def _lost_step(name: str, params: Any, new_params: Any, grads_of: dict, t: int) -> str | None:
+    """A step lost to an overflow that left no infinity behind: Adam's ``s`` holds
+    ``(1-beta2) g*g`` finite at ``|g| = 1e155``, but ``s_hat = s / (1-beta2^t)`` inside the step
+    is infinite, so the step is 0 while every buffer stays finite (for ~18 steps, until ``s``
+    itself overflows). Flagged where ``|g| > sqrt(max)`` and that entry of params did not move."""
+    for (path, w), (_, new) in zip(_arrays(params), _arrays(new_params)):
+        g = grads_of.get(tree.fmt_path(path))
+        if g is None or isinstance(g, (int, float)):
+            continue
+        top = float(finfo(w).max)
+        big = np.abs(_host(g)) > math.sqrt(top)
+        if not big.any():
+            continue
+        still = big & (_host(new) == _host(w))
+        if still.any():
+            entry = tuple(int(i) for i in np.argwhere(still)[0])
+            at = float(np.abs(_host(g))[entry])
+            dtype = str(w.dtype).removeprefix("torch.")
+            return (f"{name}: params leaf {tree.fmt_path(path)} did not move at step {t}, entry "
+                    f"{entry}, although |g| = {at:.0e}: g*g exceeds the {dtype} maximum {top:.2g} "
+                    f"inside the step (a squared-gradient term overflowed), so the step was lost")
+    return None
+
+
 def _check_gradients(name: str, grads: Any, t: int) -> dict:
     grads_of = {}
     for path, g in tree.leaves_with_paths(grads):
@@ -174,6 +204,9 @@ def check_finite(opt: Any) -> Any:
                 bufs = [o for o in outputs if o[0] != "params"]
                 raise NonFiniteState(_diagnose(opt, _named(params, state, owners), grads_of, bufs,
                                                buffer, path, a, t))
+        lost = _lost_step(opt.name, params, new_params, grads_of, t)
+        if lost:
+            raise NonFiniteState(lost)
         return new_params, new_state
 
     return dataclasses.replace(opt, step=step)

@@ -47,10 +47,39 @@ def test_overflow_of_squared_gradients_is_caught_naming_the_buffer(name, dtype):
         with pytest.raises(NonFiniteState) as err:
             _drive(refopt.check_finite(info.make_example()), info, dtype, BIG[dtype])
     msg = str(err.value)
-    assert msg.startswith(info.make_example().name + ": state.")
     dtype_name = np.dtype(dtype).name
     top = f"{np.finfo(dtype).max:.2g}"
+    if msg.startswith(info.make_example().name + ": params leaf"):  # lost inside the step, first
+        assert "did not move at step " in msg  # RAdam's first steps skip s: step 5
+        assert f"|g| = {BIG[dtype]:.0e}: g*g exceeds the {dtype_name} maximum {top} inside the step" in msg
+        return
+    assert msg.startswith(info.make_example().name + ": state.")
     assert f"overflowed: |g| = {BIG[dtype]:.0e}, g*g exceeds the {dtype_name} maximum {top}" in msg
+
+
+@pytest.mark.parametrize("name", ["adam", "nadam", "lamb"])
+def test_a_step_lost_to_an_overflow_inside_it_is_caught_at_step_1(name):
+    """Adam's s = (1-beta2) g*g = 1e307 is finite at |g| = 1e155, but s_hat = s/(1-beta2) is
+    not: the step of that entry is exactly 0 (checked on the bare rule) while every buffer is
+    finite; check_finite says so at step 1 instead of ~18 steps later. (AMSGrad, uncorrected,
+    steps exactly: 0.1 g / sqrt(0.001 g*g).)"""
+    opt, w, g = refopt.RULES[name].factory(), np.ones(2), np.array([1e155, -1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        new, state = opt.step(w, g, opt.init(w))
+        assert new[0] == w[0] and new[1] != w[1]
+        assert all(np.isfinite(a).all() for a in checks.arrays(state))
+        with pytest.raises(NonFiniteState, match=r"did not move at step 1, entry \(0,\), although "
+                                                 r"\|g\| = 1e\+155"):
+            refopt.check_finite(opt).step(w, g, opt.init(w))
+
+
+def test_a_large_gradient_that_moves_the_params_is_not_flagged():
+    """SGD at |g| = 1e155 is exact (w - lr g = -1e152 + 1): no false alarm."""
+    opt = refopt.check_finite(refopt.sgd(lr=1e-3))
+    w = np.ones(2)
+    new, _ = opt.step(w, np.array([1e155, -1.0]), opt.init(w))
+    assert new[0] == 1 - 1e-3 * 1e155 and new[1] == 1 + 1e-3
 
 
 def test_the_overflow_message_names_step_leaf_and_entry():
