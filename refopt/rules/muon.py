@@ -89,9 +89,17 @@ NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 
 
 def frobenius(x):
-    """sqrt(sum(x * x)) in ``x``'s dtype, accumulated in float32 for half-precision leaves."""
+    """sqrt(sum(x * x)) in ``x``'s dtype, accumulated in float32 for half-precision leaves.
+
+    Where x*x overflows (an entry above sqrt(max): 1.3e154 in float64, 1.8e19 in float32) it
+    is s sqrt(sum((x/s)^2)) with s = max|x| instead: dividing by an infinite norm would make
+    the step silently 0. Both are computed (no branch on a value, so it also runs traced)."""
     xp, wide = array_namespace(x), accumulator(x)
-    return rounded(xp.sqrt(xp.sum(wide * wide)), x)
+    plain = xp.sqrt(xp.sum(wide * wide))
+    s = xp.max(xp.abs(wide))
+    safe = xp.where(s > 0, s, xp.ones_like(s))
+    scaled = s * xp.sqrt(xp.sum((wide / safe) * (wide / safe)))
+    return rounded(xp.where(xp.isinf(plain) & xp.isfinite(s), scaled, plain), x)
 
 
 def matmul(a, b):

@@ -73,3 +73,19 @@ def test_every_memory_layout_steps_to_the_same_bits(name, dtype):
             assert np.array_equal(a, b)
             for x, y in zip(sa[1:], sb[1:]):
                 assert np.array_equal(x, y)
+
+
+@pytest.mark.parametrize("name, no_eps", [("muon", "eps"), ("moonlight", "eps"), ("normuon", "ns_eps"),
+                                          ("mars_m", "eps")])
+def test_a_gradient_whose_square_overflows_still_steps(name, no_eps):
+    """NS(c G) = NS(G) for c > 0 at eps = 0 (the Frobenius normalisation removes c). At
+    c = 2^600 every entry squared overflows float64; the norm was inf and the step silently 0.
+    Scaling by a power of 2 is exact, so the step must equal the c = 1 step bit for bit."""
+    opt = refopt.RULES[name].factory(**{no_eps: 0.0})
+    w = np.ones((3, 2))
+    G = np.random.default_rng(0).standard_normal((3, 2))
+    small, _ = opt.step(w, G, opt.init(w))
+    with np.errstate(over="ignore"):
+        huge, _ = opt.step(w, G * 2.0**600, opt.init(w))
+    assert not np.array_equal(small, w)
+    assert np.array_equal(huge, small)
