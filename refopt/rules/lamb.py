@@ -51,15 +51,23 @@ itself is defined everywhere: 1 when :math:`\lVert w\rVert` or :math:`\lVert r\r
 (paper). With the default ``eps`` (1e-6) the step at a zero-gradient coordinate is exactly 0.
 (tests/robustness/test_rules_edge.py)
 
-**Precision.** Dtype in, dtype out: for float16 and bfloat16 leaves the two norms accumulate in
-float32 and are rounded once to the leaf's dtype (``refopt.rules.lars.layer_norm``); everything
-else is elementwise in the leaf's dtype. (tests/rules/test_half_precision.py)
+**Precision.** Dtype in, dtype out. For float16 and bfloat16 leaves the whole update is
+computed in float32 and each stored number (:math:`w, m, s`) is rounded once to the leaf's dtype
+(``accumulator`` / ``rounded``; the norms by ``refopt.rules.lars.layer_norm``), because the
+intermediates leave float16's range where the stored numbers do not: :math:`\hat s_t =
+s_t/(1-\beta_2)` at :math:`t = 1` is :math:`g^2`, inf for :math:`|g| \ge 256` (then
+:math:`r = 0` there and :math:`\lVert r\rVert` 9% low over the leaf in the fuzz case), and
+:math:`\eta\,\lVert w\rVert/\lVert r\rVert` is :math:`10^{-9}` for :math:`w = g = 10^{-3}`,
+0 in float16 (the leaf never moved where float16 :math:`w` can move one ulp a step). What float16
+storage itself loses stays lost: :math:`s = (1-\beta_2) g^2 = 10^{-9}` at :math:`|g| = 10^{-3}` is
+below its smallest subnormal 6e-8 and is stored as 0. float32 and float64 are computed as
+written, bit for bit as before. (tests/rules/test_half_precision.py, tests/robustness/test_fuzz.py)
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..backend import array_namespace, zeros_like
+from ..backend import accumulator, array_namespace, rounded, zeros_like
 from ..core import NONNEGATIVE, UNIT, RuleInfo, rule
 from .lars import layer_norm, trust_ratio
 
@@ -72,14 +80,17 @@ class LAMBState(NamedTuple):
 
 def _update(w, g, m, s, *, t, lr, beta1, beta2, eps, weight_decay, bias_correction):
     xp = array_namespace(w)
-    m = beta1 * m + (1 - beta1) * g
-    s = beta2 * s + (1 - beta2) * g * g
-    m_hat = m / (1 - beta1**t) if bias_correction else m
-    s_hat = s / (1 - beta2**t) if bias_correction else s
-    r = m_hat / (xp.sqrt(s_hat) + eps) + weight_decay * w
+    # float32 for half leaves (the identity otherwise), each stored buffer rounded once: see
+    # Precision (s_hat overflows float16 and lr * ratio underflows it)
+    w32, g32 = accumulator(w), accumulator(g)
+    m32 = beta1 * accumulator(m) + (1 - beta1) * g32
+    s32 = beta2 * accumulator(s) + (1 - beta2) * g32 * g32
+    m_hat = m32 / (1 - beta1**t) if bias_correction else m32
+    s_hat = s32 / (1 - beta2**t) if bias_correction else s32
+    r = m_hat / (xp.sqrt(s_hat) + eps) + weight_decay * w32
     ratio = trust_ratio(layer_norm(w), layer_norm(r))
-    w = w - lr * ratio * r
-    return w, m, s
+    w = rounded(w32 - lr * ratio * r, w)
+    return w, rounded(m32, w), rounded(s32, w)
 
 
 def lamb(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-6, weight_decay=0.0, bias_correction=True):
