@@ -99,13 +99,61 @@ def _ulp(x, dtype):
     return np.spacing(np.abs(x).astype(np.float32)).astype(np.float64) * 2.0**16  # bfloat16: 8-bit mantissa
 
 
+def _stored_run(opt, prob, low_params, low_state_of, to_low, to_f64):
+    """The float64 run whose params and state are rounded to the 16-bit dtype after every step:
+    what storage in that dtype can at best do (each stored number is the float64 value rounded
+    once). Only leaves the 16-bit run keeps in the 16-bit dtype are rounded (a rule may keep a
+    buffer in float32); ``low_state_of(i)`` is the 16-bit run's state after step i+1."""
+    low_dtype = S.leaves(low_params)[0].dtype
+
+    def store(tree, low_tree):
+        low_leaves = iter(S.leaves(low_tree))
+        def one(a):
+            kept_low = getattr(next(low_leaves), "dtype", None) == low_dtype
+            return to_f64(to_low(a)) if kept_low else a
+        return S.tmap(one, tree)
+
+    f64 = prob.map(to_f64)
+    params, state = f64.params, opt.init(f64.params)
+    biggest = [0.0 for _ in S.leaves(params)]  # per leaf: its largest single step, not the net
+    for i, (g, extra) in enumerate(zip(f64.grads, f64.extras)):
+        before = S.leaves(params)
+        params, state = opt.step(params, g, state, **extra)
+        params, state = store(params, low_params), store(state, low_state_of(i))
+        for j, (a, b) in enumerate(zip(before, S.leaves(params))):
+            moved = np.abs(b - a)[np.isfinite(b) & np.isfinite(a)]
+            biggest[j] = max(biggest[j], float(np.max(moved, initial=0.0)))
+    return params, biggest
+
+
+def _low_states(opt, low):
+    """The 16-bit run's state after each step (the run already succeeded once: deterministic)."""
+    params, state, states = low.params, opt.init(low.params), []
+    for g, extra in zip(low.grads, low.extras):
+        params, state = opt.step(params, g, state, **extra)
+        states.append(state)
+    return states
+
+
 def _low_precision(cls, name, prob, dtype_name, unit, to_low, to_f64):
     """The run in a 16-bit float: a refusal naming the dtype and the leaf (or a hyperparameter
-    that rounds to 0 there), or params within rounding of the float64 run on the same inputs.
+    that rounds to 0 there), or params within rounding of the stored float64 run.
+
+    Reference: the float64 run on the same rounded inputs whose params and state are rounded
+    to the 16-bit dtype after every step (``_stored_run``). Against the plain float64 run the
+    bound could not hold wherever the dtype cannot store the numbers, whatever the rule does:
+    a state below float16's smallest subnormal 6e-8 (Yogi's and LAMB's s = (1-beta2) g^2 =
+    1e-9 at |g| = 1e-3 is 0; LAMB's r = m/(sqrt(s)+eps) is then 1e3 instead of ~1, which
+    changes the whole leaf's trust ratio), or a step below half an ulp of w (LARS moved
+    w = 0.333 by 1e-4 a step, ulp 2.4e-4: float16 w stays). The stored run has those same
+    losses, so what is left to bound is the rule's own arithmetic.
 
     Bound: STEPS ulps of the result (each step rounds w once) plus 64 unit roundoffs of the
-    leaf's largest float64 step (a step is ~30 roundings of its own scale; measured worst on
-    the current rules ~10 units for Muon-family NS, ~1 for elementwise rules)."""
+    leaf's largest single float64 step (not the net move: steps of 0.03 that cancel to 7e-4
+    each carry their own rounding; yogi in bfloat16 was 0.46 of the net move; a step is ~30 roundings of its own scale; measured worst on
+    the current rules ~10 units for Muon-family NS, ~1 for elementwise rules). A rounded
+    intermediate that is not stored (a subnormal scalar such as LARS's lr * trust ratio =
+    3.5e-7, 3% off in float16) still fails it, and so does a step 3% too large."""
     opt = S.make(name)
     hyper_names = {k.split(".")[-1] for k in opt.hyperparams}  # partition's are "label.eps"
 
@@ -120,29 +168,34 @@ def _low_precision(cls, name, prob, dtype_name, unit, to_low, to_f64):
     if out is None:
         return
     assert_kept(out[0], low.params, f"{name} {dtype_name} params")
-    ref = S.run(S.make(name), low.map(to_f64))[0]
-    for w0, got, want in zip(S.leaves(low.params), S.leaves(out[0]), S.leaves(ref)):
+    low_states = _low_states(S.make(name), low)
+    ref, steps = _stored_run(S.make(name), low, low.params, low_states.__getitem__, to_low, to_f64)
+    for w0, got, want, scale in zip(S.leaves(low.params), S.leaves(out[0]), S.leaves(ref), steps):
         w0, got, want = to_f64(w0), to_f64(got), want
         finite = np.isfinite(want)  # where the float64 run is NaN/inf too, that is the math's
         assert np.array_equal(np.isfinite(got), finite), \
             f"{name}: non-finite {dtype_name} result {got} where float64 gives {want}"
         got, want = got[finite], want[finite]
-        scale = np.max(np.abs(want - w0[finite]), initial=0.0)
         tol = S.STEPS * _ulp(want, np.float16 if dtype_name == "float16" else "bf16") + 64 * unit * scale
         err = np.abs(got - want)
         off = np.max(err / (scale or 1), initial=0.0)
-        assert np.all(err <= tol), (f"{name}: {dtype_name} off the float64 run by {off:.3g}"
+        assert np.all(err <= tol), (f"{name}: {dtype_name} off the stored float64 run by {off:.3g}"
                                     f" of the step (bound {64 * unit:.3g}); got {got}, float64 {want}")
 
 
 LOW = dict(elements=S.moderate(np.float16, lo=1e-3, hi=300.0, zeros=True))  # 1e-3 and 0: the issue's
+# Yogi uses s_t in the step that makes it, so the stored run (which rounds s after the step)
+# cannot model a float16 s that underflows: s_t = (1-beta2) g^2 is a normal float16 number
+# (>= 6.1e-5) only for |g| >= 0.25 at beta2 = 0.999. Below that the loss is documented in
+# yogi's docstring and measured against a closed form in test_low_precision_adafactor_yogi.py.
+LOW_FLOAT16 = {"yogi": dict(elements=S.moderate(np.float16, lo=0.25, hi=255.0, zeros=True))}
 
 
 @rules
 @budget(10)
 @given(data=st.data())
 def test_float16(name, data):
-    prob = data.draw(S.problems(name, **LOW))
+    prob = data.draw(S.problems(name, **LOW_FLOAT16.get(name, LOW)))
     _low_precision("float16", name, prob, "float16", 2.0**-11,
                    lambda a: np.asarray(a, np.float16), lambda a: np.asarray(a, np.float64))
 
