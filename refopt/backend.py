@@ -16,7 +16,7 @@ from array_api_compat import (array_namespace, device, is_array_api_obj, is_cupy
 
 __all__ = ["array_namespace", "check_leaf", "check_buffer", "to_numpy", "zeros_like",
            "is_real_floating", "finfo", "article", "as_array_like", "no_grad",
-           "accumulator", "rounded", "c_order"]
+           "accumulator", "rounded", "c_order", "unless_overflowed"]
 
 
 def _namespace(path: str, *arrays: Any, what: str = ""):
@@ -158,3 +158,18 @@ def c_order(x):
     non-contiguous array into it; JAX has no layouts)."""
     xp = array_namespace(x)
     return xp.reshape(xp.reshape(x, (-1,)), x.shape)
+
+
+def unless_overflowed(norm, x):
+    """``norm`` (the 2-norm of all of ``x``, however computed), or, where x*x overflowed it to
+    infinity (an entry above sqrt(max): 1.3e154 in float64, 1.8e19 in float32), the same norm
+    taken as s ||x / s|| with s = max|x|. Dividing by an infinite norm would make a normalised
+    step (Muon's, LARS's trust ratio) silently 0. Both forms are computed: no branch on a
+    value, so it also runs traced; ``norm`` keeps its bits wherever it is finite."""
+    xp = array_namespace(x)
+    if 0 in tuple(x.shape):  # an empty array: its norm is 0, and max has no identity
+        return norm
+    s = xp.max(xp.abs(x))
+    safe = xp.where(s > 0, s, xp.ones_like(s))
+    scaled = s * xp.sqrt(xp.sum((x / safe) * (x / safe)))
+    return xp.where(xp.isinf(norm) & xp.isfinite(s), scaled, norm)

@@ -65,7 +65,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..backend import accumulator, array_namespace, rounded, zeros_like
+from ..backend import accumulator, array_namespace, rounded, unless_overflowed, zeros_like
 from ..core import NONNEGATIVE, POSITIVE, UNIT, RuleInfo, rule
 
 
@@ -76,8 +76,11 @@ class LARSState(NamedTuple):
 
 def layer_norm(x):
     """The Frobenius norm of the whole array, a 0-d array in ``accumulator(x)``'s dtype (float32
-    for a half-precision ``x``: the scalars built from it stay there, see Precision above)."""
-    return array_namespace(x).linalg.vector_norm(accumulator(x))
+    for a half-precision ``x``: the scalars built from it stay there, see Precision above),
+    still finite where x*x overflows (``unless_overflowed``: else the trust ratio is 0 and the
+    step silently vanishes)."""
+    wide = accumulator(x)
+    return unless_overflowed(array_namespace(x).linalg.vector_norm(wide), wide)
 
 
 def trust_ratio(numerator, denominator):

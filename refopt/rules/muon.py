@@ -82,24 +82,17 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from ..backend import accumulator, array_namespace, c_order, rounded, zeros_like
+from ..backend import accumulator, array_namespace, c_order, rounded, unless_overflowed, zeros_like
 from ..core import NONNEGATIVE, UNIT, RuleInfo, number, rule
 
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 
 
 def frobenius(x):
-    """sqrt(sum(x * x)) in ``x``'s dtype, accumulated in float32 for half-precision leaves.
-
-    Where x*x overflows (an entry above sqrt(max): 1.3e154 in float64, 1.8e19 in float32) it
-    is s sqrt(sum((x/s)^2)) with s = max|x| instead: dividing by an infinite norm would make
-    the step silently 0. Both are computed (no branch on a value, so it also runs traced)."""
+    """sqrt(sum(x * x)) in ``x``'s dtype, accumulated in float32 for half-precision leaves,
+    and still finite where x*x overflows (``unless_overflowed``)."""
     xp, wide = array_namespace(x), accumulator(x)
-    plain = xp.sqrt(xp.sum(wide * wide))
-    s = xp.max(xp.abs(wide))
-    safe = xp.where(s > 0, s, xp.ones_like(s))
-    scaled = s * xp.sqrt(xp.sum((wide / safe) * (wide / safe)))
-    return rounded(xp.where(xp.isinf(plain) & xp.isfinite(s), scaled, plain), x)
+    return rounded(unless_overflowed(xp.sqrt(xp.sum(wide * wide)), wide), x)
 
 
 def matmul(a, b):

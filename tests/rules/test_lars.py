@@ -111,3 +111,17 @@ def test_trust_ratio_bounds_the_step_relative_to_the_weights():
     for scale in (1e-6, 1.0, 1e6):
         w1, _ = opt.step(w, scale * np.ones((2, 3)), opt.init(w))
         assert np.linalg.norm(w1 - w) <= 0.01 * np.linalg.norm(w) * (1 + 1e-12)
+
+
+def test_a_gradient_whose_square_overflows_still_steps():
+    """The LARS step lr * ||w|| / ||g|| * g does not change when g is scaled (weight decay 0,
+    no momentum yet). At g * 2^600 every g_i^2 overflows float64: ||g|| was inf, the trust
+    ratio 0 and the step silently 0. Now the norm is s ||g / s|| there, a few ulps from the
+    plain norm, so the two steps agree to rounding (4 ulps of the step)."""
+    opt = refopt.lars(weight_decay=0.0)
+    w, g = np.array([1.0, 2.0, 3.0]), np.array([0.5, -1.0, 2.0])
+    small, _ = opt.step(w, g, opt.init(w))
+    with np.errstate(over="ignore"):
+        huge, _ = opt.step(w, g * 2.0**600, opt.init(w))
+    np.testing.assert_allclose(huge - w, small - w, rtol=4 * np.finfo(float).eps, atol=0)
+    assert np.all(small != w)
