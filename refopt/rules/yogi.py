@@ -66,7 +66,9 @@ the float64 :math:`s_t = t \cdot 1.0\cdot10^{-9}` rounds to 0 in float16, so no 
 operations can do better (rounding the exact float64 state to float16 each step gives the
 same 0). Likewise :math:`s` cannot hold :math:`g^2 \ge 65504` (:math:`|g| \ge 256`) once it has
 grown to it: it overflows to inf and the steps become 0. Use float32 or wider for :math:`s` with
-gradients this small or large. (tests/rules/test_low_precision_adafactor_yogi.py)
+gradients this small or large. (tests/rules/test_low_precision_adafactor_yogi.py; the fuzz
+suite, tests/robustness/test_fuzz.py, draws float16 gradients for Yogi with |g| in
+[0.25, 255] for this reason.)
 """
 from __future__ import annotations
 
