@@ -47,18 +47,29 @@ def negated(opt: Optimizer) -> Optimizer:
     return Optimizer(f"{opt.name}+maximize", opt.init, step, opt.hyperparams, opt.bounds)
 
 
-def decoupled(opt: Optimizer, lr: float, weight_decay: float) -> Optimizer:
-    """``w <- w (1 - lr*weight_decay)``, then ``opt``'s step from there (torch's order)."""
-    factor = 1 - lr * weight_decay
+def _lr(lr: Any) -> Any:
+    """A validated float, or a schedule ``t -> lr`` (checked where it is evaluated)."""
+    return lr if callable(lr) else number("lr", lr, NONNEGATIVE)
 
+
+def _lr_at(lr: Any, t: int) -> float:
+    """The lr of step ``t``: torch reads its group's lr afresh at every ``.step()``."""
+    return number("lr", lr(t), NONNEGATIVE, f" (schedule at step {t})") if callable(lr) else lr
+
+
+def decoupled(opt: Optimizer, lr: Any, weight_decay: float) -> Optimizer:
+    """``w <- w (1 - lr_t*weight_decay)``, then ``opt``'s step from there (torch's order);
+    ``lr`` may be a schedule: torch multiplies the decay by the current lr. ``opt`` is a
+    ``refopt.core.rule`` optimizer, whose state's ``t`` is the count of steps taken."""
     def step(params: Any, grads: Any, state: Any) -> tuple[Any, Any]:
+        factor = 1 - _lr_at(lr, state.t + 1) * weight_decay
         return opt.step(tree.tree_map(lambda w: w * factor, params), grads, state)
 
     return Optimizer(f"{opt.name}+decay", opt.init, step,
                      {**opt.hyperparams, "decay": weight_decay}, opt.bounds)
 
 
-def _finish(opt: Optimizer, lr: float, weight_decay: float, maximize: bool,
+def _finish(opt: Optimizer, lr: Any, weight_decay: float, maximize: bool,
             decoupled_decay: bool = False) -> Optimizer:
     number("weight_decay", weight_decay, NONNEGATIVE)
     if weight_decay:
@@ -102,9 +113,10 @@ def Adagrad(lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, ep
             maximize=False):
     r"""``torch.optim.Adagrad``: ``refopt.adagrad`` with :math:`s_0` =
     ``initial_accumulator_value`` and the lr schedule :math:`\eta/(1 + (t-1)\,\text{lr\_decay})`."""
-    lr = number("lr", lr, NONNEGATIVE)
+    lr = _lr(lr)
     decay = number("lr_decay", lr_decay, NONNEGATIVE)
-    schedule = (lambda t: lr / (1 + (t - 1) * decay)) if decay else lr
+    # torch: clr = group["lr"] / (1 + (step - 1) * lr_decay), group["lr"] read at each step
+    schedule = (lambda t: _lr_at(lr, t) / (1 + (t - 1) * decay)) if decay else lr
     opt = refopt.adagrad(lr=schedule, eps=eps, initial_accumulator=initial_accumulator_value)
     return _finish(opt, lr, weight_decay, maximize)
 
@@ -129,7 +141,7 @@ def _torch_amsgrad(lr, beta1, beta2, eps):
     current step, :math:`\eta\,\hat m_t/(\sqrt{s^{\max}_t}/\sqrt{1-\beta_2^t} + \epsilon)`:
     ``refopt.amsgrad`` with lr :math:`\eta\sqrt{1-\beta_2^t}/(1-\beta_1^t)` and eps
     :math:`\epsilon\sqrt{1-\beta_2^t}`."""
-    return refopt.amsgrad(lr=lambda t: lr * math.sqrt(1 - beta2**t) / (1 - beta1**t),
+    return refopt.amsgrad(lr=lambda t: _lr_at(lr, t) * math.sqrt(1 - beta2**t) / (1 - beta1**t),
                           beta1=beta1, beta2=beta2, eps=lambda t: eps * math.sqrt(1 - beta2**t))
 
 
@@ -138,13 +150,16 @@ def Adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *
     """``torch.optim.Adam``: ``refopt.adam`` (eps outside the root of the corrected second
     moment); ``amsgrad=True``: see ``_torch_amsgrad``; ``decoupled_weight_decay``: AdamW."""
     beta1, beta2 = _betas(betas)
-    lr = number("lr", lr, NONNEGATIVE)
+    lr = _lr(lr)
     wd = number("weight_decay", weight_decay, NONNEGATIVE)
     if flag("amsgrad", amsgrad):
         opt = _torch_amsgrad(lr, beta1, beta2, number("eps", eps, NONNEGATIVE))
     elif flag("decoupled_weight_decay", decoupled_weight_decay) and wd:
-        # refopt.adamw scales the decay by its schedule multiplier only: torch's lr*wd is ours
-        opt = refopt.adamw(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=lr * wd)
+        # refopt.adamw scales the decay by its schedule multiplier only: torch's lr*wd is ours;
+        # a torch schedule lr_t is adamw's multiplier over a unit step size, lr_t (step + wd w)
+        opt = (refopt.adamw(lr=1.0, schedule_multiplier=lr, beta1=beta1, beta2=beta2, eps=eps,
+                            weight_decay=wd) if callable(lr)
+               else refopt.adamw(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=lr * wd))
         return _finish(opt, lr, 0, maximize)
     else:
         opt = refopt.adam(lr=lr, beta1=beta1, beta2=beta2, eps=eps)
