@@ -11,8 +11,10 @@ decay order) and ``Muon`` (its normalisation and lr adjustment). Their update ru
 Conventions shared by all: ``weight_decay`` is coupled L2 (:math:`g \leftarrow g + \lambda w`,
 ``refopt.coupled_weight_decay``) except for ``AdamW``, ``Muon``, ``Adafactor`` and
 ``decoupled_weight_decay=True``, where it is :math:`w \leftarrow w(1 - \eta\lambda)` before the
-step; ``maximize=True`` negates the gradient before anything else. torch's ``foreach``,
-``fused``, ``capturable`` and ``differentiable`` choose code paths, not numbers: not taken.
+step, at the current lr; ``maximize=True`` negates the gradient before anything else. ``lr`` may
+be a schedule ``t -> lr``, the lr torch's group holds at its t-th step (``torch_schedules``).
+torch's ``foreach``, ``fused``, ``capturable`` and ``differentiable`` choose code paths, not
+numbers: not taken.
 torch keeps 0-d scalar state in float32 unless its default dtype is float64; of the optimizers
 here only NAdam computes with it (its step counts are exact integers): see ``NAdam(scalar_dtype)``.
 """
@@ -47,20 +49,17 @@ def negated(opt: Optimizer) -> Optimizer:
     return Optimizer(f"{opt.name}+maximize", opt.init, step, opt.hyperparams, opt.bounds)
 
 
-def _lr(lr: Any) -> Any:
-    """A validated float, or a schedule ``t -> lr`` (checked where it is evaluated)."""
+def _lr(lr: Any) -> Any:  # a float, or a schedule t -> lr checked where it is evaluated
     return lr if callable(lr) else number("lr", lr, NONNEGATIVE)
 
 
-def _lr_at(lr: Any, t: int) -> float:
-    """The lr of step ``t``: torch reads its group's lr afresh at every ``.step()``."""
+def _lr_at(lr: Any, t: int) -> float:  # torch reads its group's lr afresh at every .step()
     return number("lr", lr(t), NONNEGATIVE, f" (schedule at step {t})") if callable(lr) else lr
 
 
 def decoupled(opt: Optimizer, lr: Any, weight_decay: float) -> Optimizer:
-    """``w <- w (1 - lr_t*weight_decay)``, then ``opt``'s step from there (torch's order);
-    ``lr`` may be a schedule: torch multiplies the decay by the current lr. ``opt`` is a
-    ``refopt.core.rule`` optimizer, whose state's ``t`` is the count of steps taken."""
+    """``w <- w (1 - lr_t*weight_decay)`` with the current lr (torch's), then ``opt``'s step;
+    ``opt`` is a ``refopt.core.rule`` optimizer, whose state's ``t`` counts the steps taken."""
     def step(params: Any, grads: Any, state: Any) -> tuple[Any, Any]:
         factor = 1 - _lr_at(lr, state.t + 1) * weight_decay
         return opt.step(tree.tree_map(lambda w: w * factor, params), grads, state)

@@ -1,32 +1,28 @@
 r"""``torch.optim.lr_scheduler``'s schedulers as refopt schedules ``t -> lr``.
 
-**How torch's epoch maps to refopt's t.** torch documents the loop ``optimizer.step();
-scheduler.step()``. Building a scheduler is its epoch 0 (it sets the group's lr), and each
-``scheduler.step()`` adds one, so torch's t-th ``optimizer.step()`` (t = 1, 2, ...) runs at
-the lr of epoch ``t - 1``. refopt's step t is the t-th step, so ``schedule(t)`` here is torch's
-lr at epoch ``t - 1``: the value ``optimizer.param_groups[0]["lr"]`` holds at its t-th step.
+**Epoch and t.** torch's loop is ``optimizer.step(); scheduler.step()``: building a scheduler is
+epoch 0 and each ``scheduler.step()`` adds one, so torch's t-th ``optimizer.step()`` (t >= 1)
+runs at the lr of epoch ``t - 1``. ``schedule(t)`` here is that lr, the value
+``optimizer.param_groups[0]["lr"]`` holds at torch's t-th step, and refopt's step t uses it.
 
 **Recursive, as torch computes it.** Most of torch's schedulers update the group's current lr
-(``lr * gamma`` each epoch, not ``base * gamma**e``), which is how they chain. Their closed forms
-differ from that in the last bits (CosineAnnealingLR's ratio of cosines most), so each schedule
-here is torch's recursion: ``start(lr)`` at epoch 0 and ``advance(e, lr)`` for epoch e >= 1,
-iterated from the base lr and cached (a call costs the epochs not yet computed). The
-closed forms are used only where torch uses them: SequentialLR restarts a schedule at a
-milestone with its closed form at epoch 0 (``restart``).
-
-Only the lr is modelled: CyclicLR's and OneCycleLR's momentum cycling is not. ReduceLROnPlateau
-is left out: its lr depends on the losses, not on t, so it is no ``t -> lr`` function.
+(``lr * gamma`` each epoch, not ``base * gamma**e``), which is how they chain; their closed
+forms differ in the last bits (CosineAnnealingLR's ratio of cosines most). Each schedule here
+is torch's recursion, ``start(lr)`` at epoch 0 and ``advance(e, lr)`` after, iterated and
+cached; a closed form only where torch uses one (SequentialLR's restart at a milestone).
+Only the lr is modelled, not CyclicLR's and OneCycleLR's momentum cycling. ReduceLROnPlateau
+depends on the losses: here a schedule told each loss (``.step(loss)``, torch's name).
 """
 from __future__ import annotations
 
 import math
 from bisect import bisect_right
 from collections import Counter
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
-__all__ = ["TorchSchedule", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR", "ConstantLR", "LinearLR",
-           "PolynomialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CyclicLR", "OneCycleLR",
-           "SequentialLR", "ChainedScheduler"]
+__all__ = ["TorchSchedule", "ReduceLROnPlateau", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR",
+           "ConstantLR", "LinearLR", "PolynomialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
+           "CyclicLR", "OneCycleLR", "SequentialLR", "ChainedScheduler"]
 
 
 class TorchSchedule:
@@ -73,8 +69,8 @@ def StepLR(lr, step_size, gamma=0.1):
     r""":math:`\eta_e = \eta_{e-1}\gamma` when ``step_size`` divides e, else :math:`\eta_{e-1}`
     (closed form :math:`\eta_0\gamma^{\lfloor e/s\rfloor}`)."""
     lr, step_size = _base(lr), _count("step_size", step_size)
-    return TorchSchedule("StepLR", lr, lambda b: b, lambda e, x: x * gamma if e % step_size == 0 else x,
-                         lambda: lr * gamma**0)
+    return TorchSchedule("StepLR", lr, lambda b: b,
+                         lambda e, x: x * gamma if e % step_size == 0 else x, lambda: lr * gamma**0)
 
 
 def MultiStepLR(lr, milestones, gamma=0.1):
@@ -123,7 +119,9 @@ def PolynomialLR(lr, total_iters=5, power=1.0):
     lr, total_iters = _base(lr), _count("total_iters", total_iters)
 
     def advance(e, x):
-        return x if e > total_iters else x * ((1.0 - e / total_iters) / (1.0 - (e - 1) / total_iters)) ** power
+        if e > total_iters:
+            return x
+        return x * ((1.0 - e / total_iters) / (1.0 - (e - 1) / total_iters)) ** power
 
     return TorchSchedule("PolynomialLR", lr, lambda b: b, advance,
                          lambda: lr * (1.0 - min(total_iters, 0) / total_iters) ** power)
@@ -141,7 +139,8 @@ def CosineAnnealingLR(lr, T_max, eta_min=0.0):
     def advance(e, x):
         if (e - 1 - T_max) % (2 * T_max) == 0:
             return x + (lr - eta_min) * (1 - math.cos(math.pi / T_max)) / 2
-        return (1 + math.cos(math.pi * e / T_max)) / (1 + math.cos(math.pi * (e - 1) / T_max)) * (x - eta_min) + eta_min
+        ratio = (1 + math.cos(math.pi * e / T_max)) / (1 + math.cos(math.pi * (e - 1) / T_max))
+        return ratio * (x - eta_min) + eta_min
 
     return TorchSchedule("CosineAnnealingLR", lr, lambda b: b, advance,
                          lambda: eta_min + (lr - eta_min) * (1 + math.cos(0.0)) / 2)
@@ -174,7 +173,8 @@ def CyclicLR(base_lr, max_lr, step_size_up=2000, step_size_down=None, mode="tria
     down = up if step_size_down is None else float(_count("step_size_down", step_size_down))
     total, ratio = up + down, up / (up + down)
     if scale_fn is None:
-        modes = {"triangular": (lambda c: 1.0, "cycle"), "triangular2": (lambda c: 1 / 2.0 ** (c - 1), "cycle"),
+        modes = {"triangular": (lambda c: 1.0, "cycle"),
+                 "triangular2": (lambda c: 1 / 2.0 ** (c - 1), "cycle"),
                  "exp_range": (lambda e: gamma**e, "iterations")}
         if mode not in modes:
             raise ValueError(f"mode must be 'triangular', 'triangular2' or 'exp_range', got {mode!r}")
@@ -213,7 +213,9 @@ def OneCycleLR(max_lr, total_steps, pct_start=0.3, anneal_strategy="cos", div_fa
     points.append(low / final_div_factor)
 
     def anneal(a, b, q):
-        return b + (a - b) / 2.0 * (math.cos(math.pi * q) + 1) if anneal_strategy == "cos" else (b - a) * q + a
+        if anneal_strategy == "cos":
+            return b + (a - b) / 2.0 * (math.cos(math.pi * q) + 1)
+        return (b - a) * q + a
 
     def at(e):
         if e > total_steps:
@@ -251,7 +253,8 @@ def SequentialLR(schedules, milestones):
             return schedules[i].restart()
         return schedules[i].advance(e - (milestones[i - 1] if i else 0), x)
 
-    return TorchSchedule("SequentialLR", base, lambda b: schedules[bisect_right(milestones, 0)].start(b), advance)
+    first = schedules[bisect_right(milestones, 0)]
+    return TorchSchedule("SequentialLR", base, first.start, advance)
 
 
 def ChainedScheduler(schedules):
@@ -270,3 +273,46 @@ def ChainedScheduler(schedules):
         return x
 
     return TorchSchedule("ChainedScheduler", base, start, advance)
+
+
+class ReduceLROnPlateau:
+    """torch's ReduceLROnPlateau as a schedule told the losses: call ``.step(loss)`` after each
+    optimizer step (as with torch's); ``schedule(t)`` is then the lr of step t, which needs the
+    losses of steps 1..t-1. After more than ``patience`` epochs without improvement (``mode``
+    "min"/"max", ``threshold`` "rel": beyond best*(1 -/+ threshold), "abs": best -/+ threshold)
+    the lr becomes ``max(lr * factor, min_lr)`` if that moves it by more than ``eps``; then
+    ``cooldown`` epochs count no bad epochs."""
+
+    def __init__(self, lr, mode="min", factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
+                 cooldown=0, min_lr=0.0, eps=1e-8):
+        if mode not in ("min", "max") or threshold_mode not in ("rel", "abs") or not factor < 1.0:
+            raise ValueError(f"mode must be 'min'/'max', threshold_mode 'rel'/'abs', factor < 1: got "
+                             f"{mode!r}, {threshold_mode!r}, {factor!r}")
+        self.lrs, self.sign = [_base(lr)], 1.0 if mode == "min" else -1.0
+        self.settings = (factor, patience, threshold, threshold_mode, cooldown, min_lr, eps)
+        self.best, self.bad, self.cooling = math.inf if mode == "min" else -math.inf, 0, 0
+
+    def _better(self, loss):
+        threshold, threshold_mode = self.settings[2:4]
+        if threshold_mode == "rel":
+            return self.sign * loss < self.sign * self.best * (1.0 - self.sign * threshold)
+        return self.sign * loss < self.sign * self.best - threshold
+
+    def step(self, loss):
+        """The loss of the step just taken (torch's ``scheduler.step(loss)``)."""
+        factor, patience, _, _, cooldown, min_lr, eps = self.settings
+        loss, lr = float(loss), self.lrs[-1]
+        self.best, self.bad = (loss, 0) if self._better(loss) else (self.best, self.bad + 1)
+        if self.cooling > 0:
+            self.cooling, self.bad = self.cooling - 1, 0
+        if self.bad > patience:
+            new = max(lr * factor, min_lr)
+            lr = new if lr - new > eps else lr
+            self.cooling, self.bad = cooldown, 0
+        self.lrs.append(lr)
+
+    def __call__(self, t):
+        if isinstance(t, bool) or not isinstance(t, int) or not 1 <= t <= len(self.lrs):
+            raise ValueError(f"ReduceLROnPlateau: the lr of step t = {t!r} needs the losses of steps "
+                             f"1..t-1; {len(self.lrs) - 1} reported (call .step(loss) after each step)")
+        return self.lrs[t - 1]

@@ -275,8 +275,9 @@ def test_muon_with_a_schedule_matches_torch_in_float64(kwargs, torch_muon_in_flo
 
 def test_a_bad_scheduled_lr_names_itself():
     # a schedule is checked where it is evaluated, in the decay wrapper too (it was a bare TypeError)
-    for name, kwargs in (("NAdam", {"decoupled_weight_decay": True}), ("RAdam", {"decoupled_weight_decay": True}),
-                         ("Adam", {"amsgrad": True}), ("Adagrad", {"lr_decay": 0.1}), ("AdamW", {})):
+    decoupled = {"decoupled_weight_decay": True}
+    for name, kwargs in (("NAdam", decoupled), ("RAdam", decoupled), ("Adam", {"amsgrad": True}),
+                         ("Adagrad", {"lr_decay": 0.1}), ("AdamW", {})):
         opt = getattr(flavor, name)(lr=lambda t: -1.0 if t == 2 else 1e-3, weight_decay=0.1, **kwargs)
         w, s = np.ones(3), opt.init(np.ones(3))
         w, s = opt.step(w, np.ones(3), s)

@@ -40,7 +40,10 @@ def torch_lrs(build, steps=STEPS, **sgd):
 
 
 def our_lrs(build, steps=STEPS):
-    schedule = build(lambda name, **k: getattr(S, name)(**k) if name in OWN_LR else getattr(S, name)(BASE, **k), None)
+    def make(name, **k):
+        return getattr(S, name)(**k) if name in OWN_LR else getattr(S, name)(BASE, **k)
+
+    schedule = build(make, None)
     return np.array([schedule(t) for t in range(1, steps + 1)])
 
 
@@ -50,7 +53,9 @@ def _seq(mk, opt, schedules, milestones):
 
 
 def _chain(mk, opt, schedules):
-    return lr_scheduler.ChainedScheduler(schedules, optimizer=opt) if opt is not None else S.ChainedScheduler(schedules)
+    if opt is None:
+        return S.ChainedScheduler(schedules)
+    return lr_scheduler.ChainedScheduler(schedules, optimizer=opt)
 
 
 CASES = {
@@ -68,16 +73,19 @@ CASES = {
     "Cosine-past-T": lambda mk, o: mk("CosineAnnealingLR", T_max=97, eta_min=0.01),
     "WarmRestarts": lambda mk, o: mk("CosineAnnealingWarmRestarts", T_0=50, T_mult=1, eta_min=1e-3),
     "WarmRestarts-x2": lambda mk, o: mk("CosineAnnealingWarmRestarts", T_0=10, T_mult=2, eta_min=0.0),
-    "Cyclic-triangular": lambda mk, o: mk("CyclicLR", base_lr=1e-3, max_lr=0.1, step_size_up=70, step_size_down=30),
-    "Cyclic-triangular2": lambda mk, o: mk("CyclicLR", base_lr=1e-3, max_lr=0.1, step_size_up=45, mode="triangular2"),
-    "Cyclic-exp_range": lambda mk, o: mk("CyclicLR", base_lr=1e-3, max_lr=0.1, step_size_up=60, mode="exp_range",
-                                        gamma=0.997),
+    "Cyclic-triangular": lambda mk, o: mk("CyclicLR", base_lr=1e-3, max_lr=0.1, step_size_up=70,
+                                         step_size_down=30),
+    "Cyclic-triangular2": lambda mk, o: mk("CyclicLR", base_lr=1e-3, max_lr=0.1, step_size_up=45,
+                                          mode="triangular2"),
+    "Cyclic-exp_range": lambda mk, o: mk("CyclicLR", base_lr=1e-3, max_lr=0.1, step_size_up=60,
+                                        mode="exp_range", gamma=0.997),
     "OneCycle": lambda mk, o: mk("OneCycleLR", max_lr=0.5, total_steps=1000),
     "OneCycle-3-linear": lambda mk, o: mk("OneCycleLR", max_lr=0.5, total_steps=1000, pct_start=0.2,
                                          anneal_strategy="linear", div_factor=10.0, final_div_factor=100.0,
                                          three_phase=True),
     "Sequential-warmup-cosine": lambda mk, o: _seq(mk, o, [mk("LinearLR", start_factor=0.1, total_iters=100),
-                                                          mk("CosineAnnealingLR", T_max=900, eta_min=1e-4)], [100]),
+                                                          mk("CosineAnnealingLR", T_max=900, eta_min=1e-4)],
+                                                   [100]),
     "Sequential-3": lambda mk, o: _seq(mk, o, [mk("ConstantLR", factor=0.5, total_iters=50),
                                               mk("ExponentialLR", gamma=0.99),
                                               mk("StepLR", step_size=100, gamma=0.5)], [200, 600]),
@@ -117,7 +125,8 @@ def test_bad_arguments_name_themselves():
                         (lambda: S.OneCycleLR(0.1, total_steps=10, pct_start=2.0), "pct_start"),
                         (lambda: S.LinearLR(0.1, start_factor=0.0), "start_factor"),
                         (lambda: S.SequentialLR([S.ExponentialLR(0.1, 0.9)], [5]), "milestones"),
-                        (lambda: S.ChainedScheduler([S.ExponentialLR(0.1, 0.9), S.StepLR(0.2, 3)]), "one optimizer lr"),
+                        (lambda: S.ChainedScheduler([S.ExponentialLR(0.1, 0.9), S.StepLR(0.2, 3)]),
+                         "one optimizer lr"),
                         (lambda: S.ExponentialLR(0.1, 0.9)(0), "t must be")):
         with pytest.raises(ValueError, match=match):
             call()
@@ -145,3 +154,42 @@ def test_adam_with_cosine_annealing_matches_torch_end_to_end():
     ours = flavor.Adam(lr=S.CosineAnnealingLR(1e-2, T_max=60, eta_min=1e-4), weight_decay=0.01)
     report = compare(ours, Adapter("torch Adam+cosine", init, step), params, grads, rtol=1e-10)
     assert report.ok, str(report)
+
+
+def _losses(n=STEPS):
+    # falls in stages with noise, flat stretches in between: improvements and plateaus both occur
+    k = np.arange(n)
+    return 1.0 / (1 + np.floor(k / 150)) + 0.02 * np.random.default_rng(5).standard_normal(n)
+
+
+PLATEAU = [{}, {"factor": 0.5, "patience": 3, "threshold": 0.01, "cooldown": 5, "min_lr": 0.02},
+           {"mode": "max", "factor": 0.7, "patience": 5, "threshold_mode": "abs", "threshold": 0.005},
+           {"factor": 0.9, "patience": 0, "threshold": 0.0, "eps": 1e-3, "min_lr": 1e-3}]
+
+
+@pytest.mark.parametrize("kwargs", PLATEAU, ids=lambda k: str(sorted(k)))
+def test_reduce_on_plateau_matches_torch(kwargs):
+    losses = _losses() * (-1 if kwargs.get("mode") == "max" else 1)
+    w = torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
+    opt = torch.optim.SGD([w], lr=BASE)
+    theirs, torch_side = [], lr_scheduler.ReduceLROnPlateau(opt, **kwargs)
+    ours = S.ReduceLROnPlateau(BASE, **kwargs)
+    mine = []
+    for t, loss in enumerate(losses, start=1):
+        theirs.append(opt.param_groups[0]["lr"])
+        mine.append(ours(t))
+        w.grad = torch.ones_like(w)
+        opt.step()
+        torch_side.step(loss)
+        ours.step(loss)
+    np.testing.assert_array_equal(mine, theirs)
+    assert len(set(theirs)) > 2  # it did reduce, more than once
+
+
+def test_reduce_on_plateau_needs_the_losses():
+    schedule = S.ReduceLROnPlateau(0.1)
+    assert schedule(1) == 0.1
+    with pytest.raises(ValueError, match="needs the losses"):
+        schedule(2)
+    with pytest.raises(ValueError, match="factor"):
+        S.ReduceLROnPlateau(0.1, factor=1.0)
