@@ -14,6 +14,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from torch.optim import lr_scheduler
 
 from refopt.flavors import torch as flavor
@@ -101,6 +103,34 @@ def test_schedule_matches_torch_over_1000_steps(case):
     np.testing.assert_allclose(ours, theirs, rtol=RTOL, atol=0)
     np.testing.assert_array_equal(ours, theirs)  # the same float operations: no ulp to give
     assert len(np.unique(theirs)) > 1  # the case really schedules something
+
+
+factors = st.floats(0.05, 1.0)
+SETTINGS = st.one_of(
+    st.builds(lambda s, g: ("StepLR", {"step_size": s, "gamma": g}), st.integers(1, 60), factors),
+    st.builds(lambda m, g: ("MultiStepLR", {"milestones": m, "gamma": g}),
+              st.lists(st.integers(0, 250), max_size=6), factors),
+    st.builds(lambda a, b, n: ("LinearLR", {"start_factor": a, "end_factor": b, "total_iters": n}),
+              factors, st.floats(0.0, 1.0), st.integers(1, 300)),
+    st.builds(lambda n, p: ("PolynomialLR", {"total_iters": n, "power": p}), st.integers(1, 300),
+              st.floats(0.1, 4.0)),
+    st.builds(lambda n, m: ("CosineAnnealingLR", {"T_max": n, "eta_min": m}), st.integers(1, 300),
+              st.floats(0.0, 0.05)),
+    st.builds(lambda n, k, m: ("CosineAnnealingWarmRestarts", {"T_0": n, "T_mult": k, "eta_min": m}),
+              st.integers(1, 80), st.integers(1, 3), st.floats(0.0, 0.05)),
+    st.builds(lambda u, d, mode, g: ("CyclicLR", {"base_lr": 1e-3, "max_lr": 0.2, "step_size_up": u,
+                                                  "step_size_down": d, "mode": mode, "gamma": g}),
+              st.integers(1, 100), st.integers(1, 100),
+              st.sampled_from(["triangular", "triangular2", "exp_range"]), st.floats(0.9, 1.0)))
+
+
+@given(SETTINGS)
+def test_any_setting_is_torchs_bit_for_bit(setting):
+    # the law: for every setting, the schedule is the lr torch's optimizer holds, exactly
+    # (250 steps: past every milestone, period and cycle these draws can make)
+    name, kwargs = setting
+    build = lambda mk, o: mk(name, **kwargs)  # noqa: E731
+    np.testing.assert_array_equal(our_lrs(build, 250), torch_lrs(build, 250, momentum=0.9))
 
 
 def test_cosine_is_torchs_recursion_not_the_closed_form():
