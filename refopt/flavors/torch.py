@@ -156,8 +156,8 @@ def Adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *
     elif flag("decoupled_weight_decay", decoupled_weight_decay) and wd:
         # refopt.adamw scales the decay by its schedule multiplier only: torch's lr*wd is ours;
         # a torch schedule lr_t is adamw's multiplier over a unit step size, lr_t (step + wd w)
-        opt = (refopt.adamw(lr=1.0, schedule_multiplier=lr, beta1=beta1, beta2=beta2, eps=eps,
-                            weight_decay=wd) if callable(lr)
+        opt = (refopt.adamw(lr=1.0, schedule_multiplier=lambda t: _lr_at(lr, t), beta1=beta1,
+                            beta2=beta2, eps=eps, weight_decay=wd) if callable(lr)
                else refopt.adamw(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=lr * wd))
         return _finish(opt, lr, 0, maximize)
     else:
