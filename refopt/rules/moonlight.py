@@ -42,13 +42,9 @@ k         ``ns_steps``          5
 (a,b,c)   ``ns_coefficients``   (3.4445, -4.7750, 2.0315)
 ========  ====================  =========================
 
-**Where the formula is undefined.** Newton-Schulz divides by :math:`\lVert X\rVert_F +
-\epsilon`. An all-zero gradient (so all-zero momentum, from step 1) gives NS(0) = 0/(0 +
-:math:`\epsilon`) = 0 for ``eps > 0``, so the step is the decay only, as in KellerJordan/Muon
-(``X.norm() + 1e-7``) and torch (``max(norm, eps)``); at ``eps = 0`` it is 0/0 and the whole
-leaf is NaN at step 1 (the orthogonal factor of 0 is undefined). A zero row or column of the
-gradient stays put; a single zero entry moves, since NS mixes entries.
-(tests/robustness/test_rules_edge.py)
+**Where the formula is undefined.** As for ``refopt.muon`` (same Newton-Schulz): an all-zero
+gradient gives NS(0) = 0 for ``eps > 0``, so the step is the decay only; at ``eps = 0`` the
+whole leaf is NaN at step 1. (tests/robustness/test_rules_edge.py)
 """
 from __future__ import annotations
 
