@@ -77,11 +77,17 @@ def as_records(results) -> list[dict]:
             for c, v, sec in results]
 
 
+def cell(text: str) -> str:
+    """``text`` for a Markdown table cell: in GitHub-flavoured tables a bare ``|`` ends the cell
+    (|step|/lr split the adamax-step-bound row), so it is written ``\\|``."""
+    return text.replace("|", "\\|")
+
+
 def table(records: list[dict]) -> str:
     rows = ["| id | verdict | key figure | finding |", "|---|---|---|---|"]
     for r in records:
         key = f"{r['key_figure']} = {r['figures'][r['key_figure']]:.4g}"
-        rows.append(f"| `{r['id']}` | {r['verdict']} | {key} | {_first_sentence(r['detail'])} |")
+        rows.append(f"| `{r['id']}` | {r['verdict']} | {cell(key)} | {cell(_first_sentence(r['detail']))} |")
     return "\n".join(rows)
 
 

@@ -17,10 +17,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import refopt  # noqa: E402
+from analysis.ledger import cell  # noqa: E402
 
 
 def _math(latex: str) -> str:
-    return "<br>".join(f"${line.strip()}$" for line in latex.splitlines() if line.strip())
+    """Equations for a table cell. GitHub unescapes ``\\|`` to ``|`` before it renders math, so
+    the norm bars are written ``\\Vert`` and absolute-value bars ``\\vert``: no bare ``|``."""
+    lines = [line.strip().replace("\\|", "\\Vert ").replace("|", "\\vert ")
+             for line in latex.splitlines() if line.strip()]
+    return "<br>".join(f"${line}$" for line in lines)
 
 
 def rules_table() -> str:
@@ -28,7 +33,7 @@ def rules_table() -> str:
             "|---|---|---|---|---|---|---|"]
     for name, info in refopt.RULES.items():
         checked = "<br>".join(f"{impl} ({rtol:g})" for impl, rtol in info.checked_against.items())
-        rows.append(f"| {info.family} | `{name}` | {info.paper} | {info.hook} | {_math(info.equations)} "
+        rows.append(f"| {cell(info.family)} | `{name}` | {cell(info.paper)} | {cell(info.hook)} | {_math(info.equations)} "
                     f"| {info.buffers} | {checked or '—'} |")
     return "\n".join(rows)
 
