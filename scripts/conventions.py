@@ -328,10 +328,15 @@ SPECS = [
             ("eps", "1e-8 outside", "1e-8", "1e-8 (+ eps_root 0)", "1e-7"),
             ("weight decay", "none", "coupled L2 (decoupled_weight_decay=False)", "none (nadamw)",
              "decoupled, before the step"),
+            ("precision", "exact (float64 here)",
+             "the product of the mu_i is a 0-d tensor in torch's default dtype: float32 unless "
+             "changed (the other torch optimizers here do not depend on it)", "-", "-"),
         ],
         [
             Diff("momentum schedule psi = 0.004 vs constant beta1", "torch",
                  lambda: refopt.nadam(lr=2e-3), lambda: T.NAdam()),
+            Diff("mu_product in float32 (torch's default dtype) vs float64", "torch",
+                 lambda: T.NAdam(scalar_dtype="float64"), lambda: T.NAdam(scalar_dtype="float32")),
             Diff("momentum schedule 0.96^t vs constant beta1 (eps 1e-8)", "keras",
                  lambda: refopt.nadam(lr=2e-3), lambda: K.Nadam(learning_rate=2e-3, epsilon=1e-8)),
         ],
