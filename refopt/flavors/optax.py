@@ -9,9 +9,12 @@ Their update rules are in ``refopt.flavors.optax_rules``, whose docstring says h
 differs.
 
 optax's ``learning_rate`` multiplies the whole update (decoupled decays included), as the
-canonical rules' ``lr`` does; arguments that choose dtypes (``mu_dtype``,
-``accumulator_dtype``) or masks are accepted as in optax but only their defaults are
-supported (a mask or a dtype other than None raises ``ValueError``).
+canonical rules' ``lr`` does. It may be an optax schedule (any function of optax's ``count``):
+optax calls it with the number of updates already applied, so refopt's step t uses
+``learning_rate(t - 1)``, count 0 at the first update (``optax_rules.CountSchedule``).
+Arguments that choose dtypes (``mu_dtype``, ``accumulator_dtype``) or masks are accepted as in
+optax but only their defaults are supported (a mask or a dtype other than None raises
+``ValueError``).
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ import refopt
 from ..backend import zeros_like
 from ..core import NONNEGATIVE, POSITIVE, UNIT, number, rule
 from .optax_rules import (AdafactorState, AdanState, AmsgradState, LarsState, RmspropState, YogiState,
-                          adafactor_init, adafactor_update, adan_update, amsgrad_update, factored_axes,
+                          adafactor_init, scheduled, adafactor_update, adan_update, amsgrad_update, factored_axes,
                           lars_update, rmsprop_init, rmsprop_update, yogi_update)
 from .torch import decoupled, negated
 
@@ -41,6 +44,7 @@ def _default_only(**settings: Any) -> None:
                              f"(only {default!r}): it picks a dtype, a mask or a variant refopt lacks")
 
 
+@scheduled
 def sgd(learning_rate, momentum=None, nesterov=False, accumulator_dtype=None):
     """``optax.sgd``: ``refopt.sgd``, ``refopt.momentum`` (optax's ``trace``, b_0 = 0) or
     ``refopt.nesterov_reformulated``."""
@@ -52,12 +56,14 @@ def sgd(learning_rate, momentum=None, nesterov=False, accumulator_dtype=None):
     return refopt.momentum(lr=learning_rate, beta1=momentum)
 
 
+@scheduled
 def adagrad(learning_rate, initial_accumulator_value=0.1, eps=1e-7):
     """``optax.adagrad``: ``refopt.adagrad`` with eps inside the root and s_0 = 0.1."""
     return refopt.adagrad(lr=learning_rate, eps=0.0, eps_root=eps,
                           initial_accumulator=initial_accumulator_value)
 
 
+@scheduled
 def rmsprop(learning_rate, decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt=True, centered=False,
             momentum=None, nesterov=False, bias_correction=False):
     """``optax.rmsprop``: ``refopt.rmsprop`` (eps inside the root by default, s_0 =
@@ -67,7 +73,8 @@ def rmsprop(learning_rate, decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt=T
                         ("bias_correction", bias_correction)):
         if not isinstance(value, bool):
             raise ValueError(f"{name} must be True or False, got {value!r}")
-    if not (bias_correction or nesterov):
+    in_trace = callable(learning_rate) and momentum is not None  # optax: lr, then trace
+    if not (bias_correction or nesterov or in_trace):
         return refopt.rmsprop(lr=learning_rate, beta2=decay, eps=0.0 if eps_in_sqrt else eps,
                               eps_root=eps if eps_in_sqrt else 0.0, momentum=momentum or 0.0,
                               centered=centered, initial_accumulator=initial_scale)
@@ -78,9 +85,11 @@ def rmsprop(learning_rate, decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt=T
     return rule("optax.rmsprop", RmspropState, init, rmsprop_update,
                 {"lr": (learning_rate, NONNEGATIVE), "decay": (decay, UNIT), "eps": (eps, NONNEGATIVE),
                  "momentum": (mu, UNIT), "eps_in_sqrt": (eps_in_sqrt, None), "centered": (centered, None),
-                 "nesterov": (nesterov, None), "bias_correction": (bias_correction, None)})
+                 "nesterov": (nesterov, None), "bias_correction": (bias_correction, None),
+                 "lr_in_trace": (in_trace, None)})
 
 
+@scheduled
 def adadelta(learning_rate=None, rho=0.9, eps=1e-6, weight_decay=0.0, weight_decay_mask=None):
     """``optax.adadelta``: ``refopt.adadelta`` after coupled decay (optax adds ``weight_decay*w``
     to the gradient first). ``learning_rate=None`` is optax's identity scaling, which does not
@@ -91,6 +100,7 @@ def adadelta(learning_rate=None, rho=0.9, eps=1e-6, weight_decay=0.0, weight_dec
     return refopt.coupled_weight_decay(opt, weight_decay) if weight_decay else opt
 
 
+@scheduled
 def adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None, *, nesterov=False):
     """``optax.adam``: ``refopt.adam`` with ``eps_root``; ``nesterov=True``: ``refopt.nadam``."""
     _default_only(mu_dtype=(mu_dtype, None))
@@ -98,23 +108,29 @@ def adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None,
     return make(lr=learning_rate, beta1=b1, beta2=b2, eps=eps, eps_root=eps_root)
 
 
+@scheduled
 def adamw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None, weight_decay=1e-4,
           mask=None, *, nesterov=False):
     """``optax.adamw``: ``refopt.adamw`` with the decay times the lr (optax's
     ``weight_decay*lr`` is the rule's ``weight_decay``); with ``nesterov``, NAdam then decay."""
     _default_only(mu_dtype=(mu_dtype, None), mask=(mask, None))
-    lr = number("learning_rate", learning_rate, NONNEGATIVE)
+    lr = learning_rate if callable(learning_rate) else number("learning_rate", learning_rate, NONNEGATIVE)
     wd = number("weight_decay", weight_decay, NONNEGATIVE)
     if nesterov:
         return decoupled(refopt.nadam(lr=lr, beta1=b1, beta2=b2, eps=eps, eps_root=eps_root), lr, wd)
+    if callable(lr):  # optax's lr_t (adam + wd w): adamw's multiplier over a unit step
+        return refopt.adamw(lr=1.0, schedule_multiplier=lr, beta1=b1, beta2=b2, eps=eps, eps_root=eps_root,
+                            weight_decay=wd)
     return refopt.adamw(lr=lr, beta1=b1, beta2=b2, eps=eps, eps_root=eps_root, weight_decay=lr * wd)
 
 
+@scheduled
 def nadam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None, *, nesterov=True):
     """``optax.nadam``: ``adam(nesterov=True)``, i.e. ``refopt.nadam`` (Dozat's constant beta1)."""
     return adam(learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov)
 
 
+@scheduled
 def amsgrad(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None, bias_correction_mu=True,
             bias_correction_nu=True):
     """``optax.amsgrad``: ``optax_rules.amsgrad_update``, the max of the bias-corrected second
@@ -131,11 +147,13 @@ def amsgrad(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=No
                  "bias_correction_nu": (bias_correction_nu, None)})
 
 
+@scheduled
 def adamax(learning_rate, b1=0.9, b2=0.999, eps=1e-8):
     """``optax.adamax``: ``refopt.adamax`` with eps inside the max, ``max(|g| + eps, b2*u)``."""
     return refopt.adamax(lr=learning_rate, beta1=b1, beta2=b2, eps=eps)
 
 
+@scheduled
 def radam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, threshold=5.0, *, nesterov=False):
     r"""``optax.radam``: ``refopt.radam`` with optax's ``threshold`` (5) and eps placement.
     optax rectifies while :math:`\rho_t \ge` threshold, the rule while :math:`\rho_t >`
@@ -144,6 +162,7 @@ def radam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, threshold=5.0
     return refopt.radam(lr=learning_rate, beta1=b1, beta2=b2, eps=eps, eps_root=eps_root, threshold=threshold)
 
 
+@scheduled
 def yogi(learning_rate, b1=0.9, b2=0.999, eps=1e-3):
     """``optax.yogi``: ``optax_rules.yogi_update`` with both moments started at 1e-6 (optax's
     ``initial_accumulator_value``) and bias-corrected."""
@@ -152,6 +171,7 @@ def yogi(learning_rate, b1=0.9, b2=0.999, eps=1e-3):
                  "eps": (eps, NONNEGATIVE)})
 
 
+@scheduled
 def adabelief(learning_rate, b1=0.9, b2=0.999, eps=1e-16, eps_root=1e-16, *, nesterov=False):
     """``optax.adabelief``: ``refopt.adabelief`` (eps_root added to the stored s each step)."""
     _default_only(nesterov=(nesterov, False))
@@ -160,6 +180,7 @@ def adabelief(learning_rate, b1=0.9, b2=0.999, eps=1e-16, eps_root=1e-16, *, nes
 
 # --- Adafactor ----------------------------------------------------------------------------
 
+@scheduled
 def adafactor(learning_rate=None, min_dim_size_to_factor=128, decay_rate=0.8, decay_offset=0,
               multiply_by_parameter_scale=True, clipping_threshold=1.0, momentum=None,
               dtype_momentum="float32",
@@ -177,10 +198,10 @@ def adafactor(learning_rate=None, min_dim_size_to_factor=128, decay_rate=0.8, de
     optional = {"lr": learning_rate, "clipping_threshold": clipping_threshold, "momentum": momentum,
                 "weight_decay_rate": weight_decay_rate}
     for name, value in optional.items():
-        if value is not None:
+        if value is not None and not callable(value):
             number(name, value, UNIT if name == "momentum" else NONNEGATIVE)
     return rule("optax.adafactor", AdafactorState, init, update_leaf,
-                {**{k: (v, None) for k, v in optional.items()},
+                {**{k: (v, NONNEGATIVE if callable(v) else None) for k, v in optional.items()},
                  "decay_rate": (decay_rate, POSITIVE), "decay_offset": (decay_offset, None),
                  "eps": (eps, NONNEGATIVE),
                  "multiply_by_parameter_scale": (bool(multiply_by_parameter_scale), None)})
@@ -188,6 +209,7 @@ def adafactor(learning_rate=None, min_dim_size_to_factor=128, decay_rate=0.8, de
 
 # --- LARS, LAMB, Lion, Adan ---------------------------------------------------------------
 
+@scheduled
 def lars(learning_rate, weight_decay=0.0, weight_decay_mask=True, trust_coefficient=0.001, eps=0.0,
          trust_ratio_mask=True, momentum=0.9, nesterov=False):
     """``optax.lars``: its own rule (``optax_rules.lars_update``): the trust ratio uses the norm
@@ -201,6 +223,7 @@ def lars(learning_rate, weight_decay=0.0, weight_decay_mask=True, trust_coeffici
                  "momentum": (momentum, UNIT), "nesterov": (nesterov, None)})
 
 
+@scheduled
 def lamb(learning_rate, b1=0.9, b2=0.999, eps=1e-6, eps_root=0.0, weight_decay=0.0, mask=None):
     """``optax.lamb``: ``refopt.lamb`` (bias-corrected Adam direction plus decay, scaled by
     ``||w||/||r||``). ``refopt.lamb`` has no ``eps_root``: only 0 is supported."""
@@ -208,12 +231,14 @@ def lamb(learning_rate, b1=0.9, b2=0.999, eps=1e-6, eps_root=0.0, weight_decay=0
     return refopt.lamb(lr=learning_rate, beta1=b1, beta2=b2, eps=eps, weight_decay=weight_decay)
 
 
+@scheduled
 def lion(learning_rate, b1=0.9, b2=0.99, mu_dtype=None, weight_decay=1e-3, mask=None):
     """``optax.lion``: ``refopt.lion`` (decay inside the lr-scaled step; optax's default 1e-3)."""
     _default_only(mu_dtype=(mu_dtype, None), mask=(mask, None))
     return refopt.lion(lr=learning_rate, beta1=b1, beta2=b2, weight_decay=weight_decay)
 
 
+@scheduled
 def adan(learning_rate, b1=0.98, b2=0.92, b3=0.99, eps=1e-8, eps_root=1e-8, weight_decay=0.0, mask=None):
     """``optax.adan``: its own rule (``optax_rules.adan_update``): optax weighs the gradient
     difference by ``1 - b2`` where the official code (``refopt.adan``) uses ``b2``."""
@@ -226,6 +251,7 @@ def adan(learning_rate, b1=0.98, b2=0.92, b3=0.99, eps=1e-8, eps_root=1e-8, weig
 
 # --- contrib.muon -------------------------------------------------------------------------
 
+@scheduled
 def _muon(learning_rate, ns_coeffs=(3.4445, -4.775, 2.0315), ns_steps=5, beta=0.95, eps=1e-8,
           weight_decay=0.0, weight_decay_mask=None, mu_dtype=None, *, nesterov=True, adaptive=False,
           preconditioning="frobenius", adam_b1=0.9, adam_b2=0.999, adam_eps_root=0.0, adam_weight_decay=0.0,
