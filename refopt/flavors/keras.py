@@ -23,9 +23,8 @@ knobs set, or a rule of its own below where Keras's algorithm is not the paper's
 * ``SGD`` and ``RMSprop(momentum>0)``: Keras keeps the velocity with the lr inside,
   :math:`v_t = \mu v_{t-1} - \eta g_t,\ w_t = w_{t-1} + v_t` (Nesterov:
   :math:`w_{t-1} + \mu v_t - \eta g_t`), which is ``refopt.momentum`` /
-  ``refopt.nesterov_reformulated`` with :math:`v_t = -\eta b_t` for a constant lr. The flavors
-  take a constant ``learning_rate`` only (Keras's schedules are functions of the 0-based
-  iteration and would make the lr-inside form differ), so this is exact.
+  ``refopt.nesterov_reformulated`` with :math:`v_t = -\eta b_t` for a constant lr; with a
+  scheduled lr the flavor keeps Keras's velocity itself (``_velocity``).
 * ``Lamb``: the decay is Keras's decoupled one, applied before the step, so it is *not* part
   of the direction whose norm sets the trust ratio (``refopt.lamb`` and optax put
   :math:`\lambda w` inside :math:`r_t`): ``refopt.lamb(weight_decay=0)`` after the decay.
@@ -39,21 +38,26 @@ Conventions shared by all (``base_optimizer.py``, ``_apply_weight_decay``): ``we
 is decoupled and applied *before* the step, :math:`w \leftarrow w - w\lambda\eta`, the decay
 multiplied by the lr (so refopt.adamw's decay is ``learning_rate * weight_decay``), for every
 optimizer including ``Adam`` and ``SGD`` (torch's ``weight_decay`` there is coupled L2).
-Epsilon defaults to 1e-7 everywhere. The base optimizer's gradient clipping, EMA, loss
+Epsilon defaults to 1e-7 everywhere. ``learning_rate`` may be a schedule ``t -> lr`` (refopt's
+t, 1 at the first update; ``refopt.flavors.keras_schedules`` has Keras's schedules in that
+form) or a Keras ``LearningRateSchedule`` object, which Keras calls at ``iterations`` = t - 1.
+The base optimizer's gradient clipping, EMA, loss
 scaling and gradient accumulation are accepted only at their defaults (``ValueError`` else).
 """
 from __future__ import annotations
 
 import math
+import sys
 from functools import partial
 from typing import Any, NamedTuple
 
 import refopt
 
+from .. import tree
 from ..backend import array_namespace, zeros_like
 from ..core import NONNEGATIVE, UNIT, Interval, Optimizer, number, rule
 from ..rules.muon import flag
-from .torch import decoupled
+from .torch import _lr_at, decoupled
 from .torch_rules import TorchNAdamState, nadam_update
 
 PREFIX = "keras.optimizers."
@@ -66,14 +70,27 @@ _BASE_DEFAULTS = {"clipnorm": None, "clipvalue": None, "global_clipnorm": None, 
                   "gradient_accumulation_steps": None, "name": None}
 
 
-def _base(learning_rate: Any, base: dict) -> float:
-    """Validate the base optimizer's arguments; the constant lr (see the module docstring)."""
+def _schedule(learning_rate: Any) -> Any:
+    """A Keras ``LearningRateSchedule`` object is a function of ``iterations`` (0 at the first
+    update): called at ``t - 1``. Any other callable is already refopt's ``t -> lr``
+    (``refopt.flavors.keras_schedules``)."""
+    keras = sys.modules.get("keras")
+    schedules = getattr(getattr(keras, "optimizers", None), "schedules", None)
+    if schedules is not None and isinstance(learning_rate, schedules.LearningRateSchedule):
+        return lambda t: float(learning_rate(t - 1))
+    return learning_rate
+
+
+def _base(learning_rate: Any, base: dict) -> Any:
+    """Validate the base optimizer's arguments; the lr, a number or a schedule ``t -> lr``."""
     for key, value in base.items():
         if key not in _BASE_DEFAULTS:
             raise ValueError(f"unexpected argument {key!r} for a keras optimizer")
         if key != "name" and value != _BASE_DEFAULTS[key]:
             raise ValueError(f"{key}={value!r} is not supported by the refopt flavor "
                              f"(only {_BASE_DEFAULTS[key]!r}): it is the base optimizer's, not the rule's")
+    if callable(learning_rate):
+        return _schedule(learning_rate)
     return number("learning_rate", learning_rate, NONNEGATIVE)
 
 
@@ -87,13 +104,35 @@ def _decay(opt: Optimizer, lr: float, weight_decay: Any) -> Optimizer:
 
 # --- SGD, RMSprop, Adagrad, Adadelta ------------------------------------------------------
 
+def _velocity(opt: Optimizer, momentum: float, nesterov: bool = False) -> Optimizer:
+    r"""Keras's velocity over ``opt``'s momentum-free step :math:`d_t` (the lr inside):
+    :math:`u_t = \mu u_{t-1} + d_t`, :math:`w_t = w_{t-1} - u_t` (Nesterov:
+    :math:`w_{t-1} - (\mu u_t + d_t)`); Keras's velocity is :math:`-u_t`. Used for a scheduled
+    lr, where it differs from the rules' :math:`\eta_t b_t`."""
+    def init(params: Any) -> Any:
+        return opt.init(params), tree.tree_map(zeros_like, params)
+
+    def step(params: Any, grads: Any, state: Any) -> tuple[Any, Any]:
+        inner, u = state
+        moved, inner = opt.step(params, grads, inner)
+        d = tree.tree_map(lambda w, x: w - x, params, moved)
+        u = tree.tree_map(lambda a, b: momentum * a + b, u, d)
+        step_ = tree.tree_map(lambda a, b: momentum * a + b, u, d) if nesterov else u
+        return tree.tree_map(lambda w, x: w - x, params, step_), (inner, u)
+
+    return Optimizer(f"{opt.name}+keras-velocity", init, step, {**opt.hyperparams, "momentum": momentum},
+                     opt.bounds)
+
+
 def SGD(learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None, **base):
     r"""``keras.optimizers.SGD``: ``refopt.sgd``, ``refopt.momentum`` or
     ``refopt.nesterov_reformulated`` (Keras's velocity :math:`v = -\eta b`, see the module
     docstring)."""
     lr = _base(learning_rate, base)
     mu = number("momentum", momentum, Interval(0.0, 1.0, hi_open=False))
-    if flag("nesterov", nesterov) and mu:
+    if callable(lr) and mu:
+        opt = _velocity(refopt.sgd(lr=lr), mu, flag("nesterov", nesterov))
+    elif flag("nesterov", nesterov) and mu:
         opt = refopt.nesterov_reformulated(lr=lr, beta1=mu)
     elif mu:
         opt = refopt.momentum(lr=lr, beta1=mu)
@@ -108,8 +147,11 @@ def RMSprop(learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=F
     centered variance) and ``beta2=rho``; momentum with the lr inside the velocity is the
     rule's heavy ball for a constant lr."""
     lr = _base(learning_rate, base)
-    opt = refopt.rmsprop(lr=lr, beta2=rho, eps=0.0, eps_root=epsilon, momentum=momentum,
+    scheduled = callable(lr) and number("momentum", momentum, UNIT) > 0  # Keras's velocity, lr inside
+    opt = refopt.rmsprop(lr=lr, beta2=rho, eps=0.0, eps_root=epsilon, momentum=0.0 if scheduled else momentum,
                          centered=flag("centered", centered))
+    if scheduled:
+        opt = _velocity(opt, momentum)
     return _decay(opt, lr, weight_decay)
 
 
@@ -130,8 +172,8 @@ def Adadelta(learning_rate=0.001, rho=0.95, epsilon=1e-7, weight_decay=None, **b
 # --- the Adam family ----------------------------------------------------------------------
 
 def _alpha(lr, beta1, beta2):
-    """Kingma & Ba's :math:`\\alpha_t = \\eta\\sqrt{1-\\beta_2^t}/(1-\\beta_1^t)`."""
-    return lambda t: lr * math.sqrt(1 - beta2**t) / (1 - beta1**t)
+    """Kingma & Ba's :math:`\\alpha_t = \\eta_t\\sqrt{1-\\beta_2^t}/(1-\\beta_1^t)`."""
+    return lambda t: _lr_at(lr, t) * math.sqrt(1 - beta2**t) / (1 - beta1**t)
 
 
 def _eps_hat(eps, beta2):
@@ -150,7 +192,11 @@ def Adam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=Fa
         opt = refopt.amsgrad(lr=_alpha(lr, beta1, beta2), beta1=beta1, beta2=beta2, eps=eps)
     elif weight_decay:
         wd = number("weight_decay", weight_decay, NONNEGATIVE)
-        # refopt.adamw's decay is not multiplied by lr: Keras's lr*wd is ours
+        # refopt.adamw's decay is not multiplied by lr: Keras's lr*wd is ours; a scheduled
+        # lr_t is adamw's multiplier over a unit step, lr_t (step + wd w)
+        if callable(lr):
+            return refopt.adamw(lr=1.0, schedule_multiplier=lambda t: _lr_at(lr, t), beta1=beta1, beta2=beta2,
+                                eps=_eps_hat(eps, beta2), weight_decay=wd)
         return refopt.adamw(lr=lr, beta1=beta1, beta2=beta2, eps=_eps_hat(eps, beta2), weight_decay=lr * wd)
     else:
         opt = refopt.adam(lr=lr, beta1=beta1, beta2=beta2, eps=_eps_hat(eps, beta2))
