@@ -150,7 +150,8 @@ def test_adam_with_cosine_decay_matches_keras_end_to_end():
 
 @pytest.mark.parametrize("name,kwargs", [
     ("Adam", {"weight_decay": 0.01}), ("Adam", {"amsgrad": True}), ("SGD", {"momentum": 0.9}),
-    ("SGD", {"momentum": 0.9, "nesterov": True}), ("RMSprop", {"momentum": 0.9}), ("Nadam", {}), ("Lion", {})])
+    ("SGD", {"momentum": 0.9, "nesterov": True}), ("RMSprop", {"momentum": 0.9}), ("Nadam", {}),
+    ("Lion", {})])
 def test_flavors_with_exponential_decay_match_keras(name, kwargs):
     # 50 mixed float64 steps to 1e-10; SGD/RMSprop momentum keep keras's lr-inside velocity
     sched = dict(initial_learning_rate=1e-2, decay_steps=7, decay_rate=0.5, staircase=True)
