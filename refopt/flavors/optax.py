@@ -27,8 +27,8 @@ import refopt
 from ..backend import zeros_like
 from ..core import NONNEGATIVE, POSITIVE, UNIT, number, rule
 from .optax_rules import (AdafactorState, AdanState, AmsgradState, LarsState, RmspropState, YogiState,
-                          adafactor_init, scheduled, adafactor_update, adan_update, amsgrad_update, factored_axes,
-                          lars_update, rmsprop_init, rmsprop_update, yogi_update)
+                          adafactor_init, adafactor_update, adan_update, amsgrad_update, factored_axes,
+                          lars_update, rmsprop_init, rmsprop_update, scheduled, yogi_update)
 from .torch import decoupled, negated
 
 PREFIX = "optax."

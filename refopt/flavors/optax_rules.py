@@ -36,7 +36,8 @@ import numpy as np
 
 from ..backend import array_namespace, zeros_like
 
-__all__ = ["CountSchedule", "count_schedule", "scheduled", "RmspropState", "rmsprop_init", "rmsprop_update", "AmsgradState", "amsgrad_update",
+__all__ = ["CountSchedule", "count_schedule", "scheduled",
+           "RmspropState", "rmsprop_init", "rmsprop_update", "AmsgradState", "amsgrad_update",
            "YogiState", "yogi_update", "AdafactorState", "factored_axes", "adafactor_init",
            "adafactor_update", "LarsState", "lars_update", "AdanState", "adan_update"]
 
