@@ -137,5 +137,3 @@ def test_unsupported_keras_settings_name_themselves():
         flavor.AdamW(weight_decay=None)
     with pytest.raises(ValueError, match="beta_1"):
         flavor.Lion(beta_1=0.0)
-    with pytest.raises(ValueError, match="learning_rate"):
-        flavor.SGD(learning_rate=lambda t: 0.1)
