@@ -14,7 +14,7 @@ knobs set, or a rule of its own below where Keras's algorithm is not the paper's
   (exact in real arithmetic), so eps weighs :math:`1/\sqrt{1-\beta_2^t}` times more early
   on (~31.6x at t = 1 with beta_2 = 0.999). ``amsgrad=True`` keeps the max of the *raw*
   :math:`s_t` (as torch), i.e. ``refopt.amsgrad`` with lr :math:`\alpha_t`.
-* ``Adamax``: ``_adamax_update``: eps is added *after* the max,
+* ``Adamax``: ``adamax_update``: eps is added *after* the max,
   :math:`m_t/((1-\beta_1^t)(u_t + \epsilon))` with :math:`u_t = \max(\beta_2 u_{t-1}, |g_t|)`
   (``refopt.adamax``, torch and optax put it inside the max, :math:`\max(\beta_2 u, |g| + \epsilon)`).
 * ``Nadam``: torch's NAdam momentum schedule with Keras's decay per step,
@@ -24,7 +24,7 @@ knobs set, or a rule of its own below where Keras's algorithm is not the paper's
   :math:`v_t = \mu v_{t-1} - \eta g_t,\ w_t = w_{t-1} + v_t` (Nesterov:
   :math:`w_{t-1} + \mu v_t - \eta g_t`), which is ``refopt.momentum`` /
   ``refopt.nesterov_reformulated`` with :math:`v_t = -\eta b_t` for a constant lr; with a
-  scheduled lr the flavor keeps Keras's velocity itself (``_velocity``).
+  scheduled lr the flavor keeps Keras's velocity itself (``keras_rules.velocity``).
 * ``Lamb``: the decay is Keras's decoupled one, applied before the step, so it is *not* part
   of the direction whose norm sets the trust ratio (``refopt.lamb`` and optax put
   :math:`\lambda w` inside :math:`r_t`): ``refopt.lamb(weight_decay=0)`` after the decay.
@@ -49,15 +49,15 @@ from __future__ import annotations
 import math
 import sys
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any
 
 import refopt
 
-from .. import tree
-from ..backend import array_namespace, zeros_like
+from ..backend import zeros_like
 from ..core import NONNEGATIVE, UNIT, Interval, Optimizer, number, rule
 from ..rules.muon import flag
 from .torch import _lr_at, decoupled
+from .keras_rules import AdamaxState, adamax_update, velocity
 from .torch_rules import TorchNAdamState, nadam_update
 
 PREFIX = "keras.optimizers."
@@ -104,26 +104,6 @@ def _decay(opt: Optimizer, lr: float, weight_decay: Any) -> Optimizer:
 
 # --- SGD, RMSprop, Adagrad, Adadelta ------------------------------------------------------
 
-def _velocity(opt: Optimizer, momentum: float, nesterov: bool = False) -> Optimizer:
-    r"""Keras's velocity over ``opt``'s momentum-free step :math:`d_t` (the lr inside):
-    :math:`u_t = \mu u_{t-1} + d_t`, :math:`w_t = w_{t-1} - u_t` (Nesterov:
-    :math:`w_{t-1} - (\mu u_t + d_t)`); Keras's velocity is :math:`-u_t`. Used for a scheduled
-    lr, where it differs from the rules' :math:`\eta_t b_t`."""
-    def init(params: Any) -> Any:
-        return opt.init(params), tree.tree_map(zeros_like, params)
-
-    def step(params: Any, grads: Any, state: Any) -> tuple[Any, Any]:
-        inner, u = state
-        moved, inner = opt.step(params, grads, inner)
-        d = tree.tree_map(lambda w, x: w - x, params, moved)
-        u = tree.tree_map(lambda a, b: momentum * a + b, u, d)
-        step_ = tree.tree_map(lambda a, b: momentum * a + b, u, d) if nesterov else u
-        return tree.tree_map(lambda w, x: w - x, params, step_), (inner, u)
-
-    return Optimizer(f"{opt.name}+keras-velocity", init, step, {**opt.hyperparams, "momentum": momentum},
-                     opt.bounds)
-
-
 def SGD(learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None, **base):
     r"""``keras.optimizers.SGD``: ``refopt.sgd``, ``refopt.momentum`` or
     ``refopt.nesterov_reformulated`` (Keras's velocity :math:`v = -\eta b`, see the module
@@ -131,7 +111,7 @@ def SGD(learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None, **b
     lr = _base(learning_rate, base)
     mu = number("momentum", momentum, Interval(0.0, 1.0, hi_open=False))
     if callable(lr) and mu:
-        opt = _velocity(refopt.sgd(lr=lr), mu, flag("nesterov", nesterov))
+        opt = velocity(refopt.sgd(lr=lr), mu, flag("nesterov", nesterov))
     elif flag("nesterov", nesterov) and mu:
         opt = refopt.nesterov_reformulated(lr=lr, beta1=mu)
     elif mu:
@@ -151,7 +131,7 @@ def RMSprop(learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=F
     opt = refopt.rmsprop(lr=lr, beta2=rho, eps=0.0, eps_root=epsilon, momentum=0.0 if scheduled else momentum,
                          centered=flag("centered", centered))
     if scheduled:
-        opt = _velocity(opt, momentum)
+        opt = velocity(opt, momentum)
     return _decay(opt, lr, weight_decay)
 
 
@@ -211,31 +191,10 @@ def AdamW(learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, eps
     return Adam(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, **base)
 
 
-class AdamaxState(NamedTuple):
-    t: int
-    m: object  # first moment
-    u: object  # exponentially weighted infinity norm, max(beta2*u, |g|)
-
-
-def _adamax_update(w, g, m, u, *, t, lr, beta1, beta2, eps):
-    r"""Keras's AdaMax, eps after the max:
-
-    .. math::
-
-        m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\quad u_t = \max(\beta_2 u_{t-1}, |g_t|),\quad
-        w_t = w_{t-1} - \frac{\eta\, m_t}{(1-\beta_1^t)(u_t + \epsilon)}
-    """
-    xp = array_namespace(w)
-    m = beta1 * m + (1 - beta1) * g
-    u = xp.maximum(beta2 * u, xp.abs(g))
-    w = w - lr * m / ((1 - beta1**t) * (u + eps))
-    return w, m, u
-
-
 def Adamax(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None, **base):
-    """``keras.optimizers.Adamax``: its own rule (``_adamax_update``), eps outside the max."""
+    """``keras.optimizers.Adamax``: its own rule (``adamax_update``), eps outside the max."""
     lr = _base(learning_rate, base)
-    opt = rule("keras.Adamax", AdamaxState, lambda w: (zeros_like(w), zeros_like(w)), _adamax_update,
+    opt = rule("keras.Adamax", AdamaxState, lambda w: (zeros_like(w), zeros_like(w)), adamax_update,
                {"lr": (lr, NONNEGATIVE), "beta1": (beta_1, UNIT), "beta2": (beta_2, UNIT),
                 "eps": (epsilon, NONNEGATIVE)})
     return _decay(opt, lr, weight_decay)
