@@ -11,7 +11,7 @@ differs.
 optax's ``learning_rate`` multiplies the whole update (decoupled decays included), as the
 canonical rules' ``lr`` does. It may be an optax schedule (any function of optax's ``count``):
 optax calls it with the number of updates already applied, so refopt's step t uses
-``learning_rate(t - 1)``, count 0 at the first update (``optax_rules.CountSchedule``).
+``learning_rate(t - 1)``, count 0 at the first update (``optax_schedules.CountSchedule``).
 Arguments that choose dtypes (``mu_dtype``, ``accumulator_dtype``) or masks are accepted as in
 optax but only their defaults are supported (a mask or a dtype other than None raises
 ``ValueError``).
@@ -28,7 +28,8 @@ from ..backend import zeros_like
 from ..core import NONNEGATIVE, POSITIVE, UNIT, number, rule
 from .optax_rules import (AdafactorState, AdanState, AmsgradState, LarsState, RmspropState, YogiState,
                           adafactor_init, adafactor_update, adan_update, amsgrad_update, factored_axes,
-                          lars_update, rmsprop_init, rmsprop_update, scheduled, yogi_update)
+                          lars_update, rmsprop_init, rmsprop_update, yogi_update)
+from .optax_schedules import scheduled
 from .torch import decoupled, negated
 
 PREFIX = "optax."

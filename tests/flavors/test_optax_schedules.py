@@ -15,7 +15,7 @@ import optax
 import pytest
 
 from refopt.flavors import optax as flavor
-from refopt.flavors.optax_rules import CountSchedule
+from refopt.flavors.optax_schedules import CountSchedule
 from refopt.oracle import compare, mixed_gradients
 
 STEPS, RTOL = 200, 1e-10
