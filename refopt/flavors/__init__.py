@@ -7,8 +7,9 @@ convention knobs set (eps inside the root, initial accumulator, threshold, ...),
 the framework's algorithm is not the paper's, a short rule of its own in the flavor module
 that says why.
 
-A flavor module (``torch``, ``optax``, ``keras``, ``pytorch_optimizer``: each one that exists is picked up here, so
-adding one needs no change elsewhere) defines:
+A flavor module (``torch``, ``optax``, ``keras``, ``pytorch_optimizer``, ``bitsandbytes``,
+``torchao``: each one that exists is picked up here, so adding one needs no change elsewhere)
+defines:
 
 ``PREFIX``
     the dotted namespace of the framework's optimizers, e.g. ``"torch.optim."``;
@@ -37,7 +38,7 @@ from typing import Any, Callable
 
 __all__ = ["EXAMPLES", "MODULES", "lookup", "flavor", "framework", "attr_of"]
 
-_KNOWN = ("torch", "optax", "keras", "pytorch_optimizer")
+_KNOWN = ("torch", "optax", "keras", "pytorch_optimizer", "bitsandbytes", "torchao")
 
 
 def _modules() -> dict[str, ModuleType]:

@@ -6,7 +6,7 @@ r"""``torch.optim``'s optimizers as refopt optimizers: torch's names, defaults a
 set; four are rules of their own, because torch's algorithm is not the paper's: ``SGD`` with
 ``dampening > 0``, ``NAdam`` (torch's momentum schedule), ``Adafactor`` (eps1 as clamps, its
 decay order) and ``Muon`` (its normalisation and lr adjustment). Their update rules are in
-``refopt.flavors.torch_rules``, whose docstring says how each differs.
+``refopt.flavors.torch_rules`` (Muon's in ``refopt.flavors.torch_muon``), whose docstrings say how each differs.
 
 Conventions shared by all: ``weight_decay`` is coupled L2 (:math:`g \leftarrow g + \lambda w`,
 ``refopt.coupled_weight_decay``) except for ``AdamW``, ``Muon``, ``Adafactor`` and
@@ -29,9 +29,10 @@ import refopt
 from .. import tree
 from ..backend import zeros_like
 from ..core import NONNEGATIVE, UNIT, Interval, Optimizer, number, rule
-from ..rules.muon import flag, matrix_check, ns_settings
-from .torch_rules import (DampenedMomentumState, TorchAdafactorState, TorchMuonState, TorchNAdamState,
-                          adafactor_init, adafactor_update, dampened_update, muon_update, nadam_update,
+from ..rules.muon import flag
+from .torch_muon import Muon
+from .torch_rules import (DampenedMomentumState, TorchAdafactorState, TorchNAdamState,
+                          adafactor_init, adafactor_update, dampened_update, nadam_update,
                           resolve_scalar_dtype)
 
 PREFIX = "torch.optim."
@@ -222,24 +223,6 @@ def Adafactor(lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0
                 "eps2": (eps[1], NONNEGATIVE), "d": (d, Interval(0.0, lo_open=True)),
                 "weight_decay": (weight_decay, NONNEGATIVE)})
     return negated(opt) if flag("maximize", maximize) else opt
-
-
-# --- Muon ---------------------------------------------------------------------------------
-
-def Muon(lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True, ns_coefficients=(3.4445, -4.775, 2.0315),
-         eps=1e-7, ns_steps=5, adjust_lr_fn=None):
-    """``torch.optim.Muon`` (2-D params only): its own rule (``torch_rules.muon_update``) for torch's
-    ``max(norm, eps)`` normalisation and ``adjust_lr_fn`` (None/"original": Keller's
-    ``sqrt(max(1, rows/cols))``; "match_rms_adamw": Moonlight's ``0.2 sqrt(max(rows, cols))``)."""
-    if adjust_lr_fn not in (None, "original", "match_rms_adamw"):
-        raise ValueError(f"adjust_lr_fn must be None, 'original' or 'match_rms_adamw', got {adjust_lr_fn!r}")
-    return rule("torch.Muon", TorchMuonState, lambda w: (zeros_like(w),), muon_update,
-                {"lr": (lr, NONNEGATIVE), "weight_decay": (weight_decay, NONNEGATIVE),
-                 "momentum": (momentum, UNIT), "nesterov": (flag("nesterov", nesterov), None),
-                 "ns_coefficients": (ns_settings(ns_steps, ns_coefficients), None),
-                 "eps": (eps, NONNEGATIVE), "ns_steps": (ns_steps, None),
-                 "adjust_lr_fn": (adjust_lr_fn, None)},
-                check=matrix_check("torch.Muon"))
 
 
 # --- the framework side, examples, perturbations -------------------------------------------

@@ -11,11 +11,7 @@ own (State NamedTuple, per-leaf update, init), used by the constructors of
 * ``adafactor_update`` (``Adafactor``): :math:`\epsilon_1` clamps the denominators instead of
   being added to :math:`G^2`, the parameter RMS is read before the decoupled decay, and the
   decay is applied to the parameters the step then moves.
-* ``muon_update`` (``Muon``): the Newton-Schulz input is divided by
-  :math:`\max(\lVert X\rVert_F, \epsilon)` (Keller's reference:
-  :math:`\lVert X\rVert_F + \epsilon`), ``adjust_lr_fn`` picks the shape factor, and the
-  decay uses the unadjusted lr. torch runs Newton-Schulz in bfloat16; this rule runs it in
-  the params' dtype (see ``tests/flavors/test_torch.py`` for both).
+(torch's Muon is in ``refopt.flavors.torch_muon``.)
 
 The state classes keep their names (``TorchNAdamState``, ...): test vectors record a state by
 its class name, and ``refopt.flavors.torch`` re-exports them, so checkpoints that name them
@@ -32,7 +28,7 @@ import numpy as np
 from ..backend import array_namespace, zeros_like
 
 __all__ = ["DampenedMomentumState", "dampened_update", "TorchNAdamState", "nadam_update",
-           "resolve_scalar_dtype", "TorchAdafactorState", "adafactor_init", "adafactor_update", "TorchMuonState", "muon_update"]
+           "resolve_scalar_dtype", "TorchAdafactorState", "adafactor_init", "adafactor_update"]
 
 
 # --- SGD with dampening -------------------------------------------------------------------
@@ -169,41 +165,3 @@ def adafactor_update(w, g, row, col, variance, *, t, lr, beta2_decay, eps1, eps2
 
 def _rms(xp, x):
     return xp.sqrt(xp.mean(x * x))
-
-
-# --- Muon ---------------------------------------------------------------------------------
-
-class TorchMuonState(NamedTuple):
-    t: int
-    b: object  # momentum buffer, EMA form (torch's lerp)
-
-
-def _newton_schulz(X, steps, coefficients, eps):
-    """torch's ``_zeropower_via_newtonschulz`` in the input's dtype (torch: bfloat16)."""
-    xp = array_namespace(X)
-    a, b, c = coefficients
-    tall = X.shape[0] > X.shape[1]
-    X = xp.matrix_transpose(X) if tall else X
-    X = X / xp.maximum(xp.linalg.matrix_norm(X), xp.asarray(eps, dtype=X.dtype))
-    for _ in range(steps):
-        A = X @ xp.matrix_transpose(X)
-        X = a * X + (b * A + c * (A @ A)) @ X
-    return xp.matrix_transpose(X) if tall else X
-
-
-def _lr_ratio(shape, adjust_lr_fn):
-    rows, cols = shape
-    if adjust_lr_fn == "match_rms_adamw":
-        return 0.2 * math.sqrt(max(rows, cols))
-    return math.sqrt(max(1.0, rows / cols))
-
-
-def muon_update(w, g, b, *, t, lr, weight_decay, momentum, nesterov, ns_coefficients, eps,
-                ns_steps, adjust_lr_fn):
-    r""":math:`B_t = \mu B_{t-1} + (1-\mu) G_t`, :math:`U_t = (1-\mu) G_t + \mu B_t` (Nesterov)
-    or :math:`B_t`, :math:`w_t = w_{t-1}(1-\eta\lambda) - \eta\,r(\text{shape})\,\mathrm{NS}(U_t)`."""
-    b = momentum * b + (1 - momentum) * g
-    u = (1 - momentum) * g + momentum * b if nesterov else b
-    o = _newton_schulz(u, ns_steps, ns_coefficients, eps)
-    w = w * (1 - lr * weight_decay) - (lr * _lr_ratio(w.shape, adjust_lr_fn)) * o
-    return w, b

@@ -1,0 +1,73 @@
+r"""``torch.optim.Muon`` as a refopt optimizer: its rule and its constructor.
+
+torch's Muon is not Keller Jordan's rule in ``refopt.rules.muon``: its momentum is an EMA
+(torch's ``lerp``), the Newton-Schulz input is divided by ``max(norm, eps)``, and the step is
+scaled by ``adjust_lr_fn``. torch casts the Newton-Schulz input to bfloat16; the rule below
+runs it in the params' dtype.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from ..backend import array_namespace, zeros_like
+from ..core import NONNEGATIVE, UNIT, rule
+from ..rules.muon import flag, matrix_check, ns_settings
+
+__all__ = ["Muon", "TorchMuonState", "muon_update"]
+
+
+# --- Muon ---------------------------------------------------------------------------------
+
+class TorchMuonState(NamedTuple):
+    t: int
+    b: object  # momentum buffer, EMA form (torch's lerp)
+
+
+def _newton_schulz(X, steps, coefficients, eps):
+    """torch's ``_zeropower_via_newtonschulz`` in the input's dtype (torch: bfloat16)."""
+    xp = array_namespace(X)
+    a, b, c = coefficients
+    tall = X.shape[0] > X.shape[1]
+    X = xp.matrix_transpose(X) if tall else X
+    X = X / xp.maximum(xp.linalg.matrix_norm(X), xp.asarray(eps, dtype=X.dtype))
+    for _ in range(steps):
+        A = X @ xp.matrix_transpose(X)
+        X = a * X + (b * A + c * (A @ A)) @ X
+    return xp.matrix_transpose(X) if tall else X
+
+
+def _lr_ratio(shape, adjust_lr_fn):
+    rows, cols = shape
+    if adjust_lr_fn == "match_rms_adamw":
+        return 0.2 * math.sqrt(max(rows, cols))
+    return math.sqrt(max(1.0, rows / cols))
+
+
+def muon_update(w, g, b, *, t, lr, weight_decay, momentum, nesterov, ns_coefficients, eps,
+                ns_steps, adjust_lr_fn):
+    r""":math:`B_t = \mu B_{t-1} + (1-\mu) G_t`, :math:`U_t = (1-\mu) G_t + \mu B_t` (Nesterov)
+    or :math:`B_t`, :math:`w_t = w_{t-1}(1-\eta\lambda) - \eta\,r(\text{shape})\,\mathrm{NS}(U_t)`."""
+    b = momentum * b + (1 - momentum) * g
+    u = (1 - momentum) * g + momentum * b if nesterov else b
+    o = _newton_schulz(u, ns_steps, ns_coefficients, eps)
+    w = w * (1 - lr * weight_decay) - (lr * _lr_ratio(w.shape, adjust_lr_fn)) * o
+    return w, b
+
+
+# --- Muon ---------------------------------------------------------------------------------
+
+def Muon(lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True, ns_coefficients=(3.4445, -4.775, 2.0315),
+         eps=1e-7, ns_steps=5, adjust_lr_fn=None):
+    """``torch.optim.Muon`` (2-D params only): its own rule (``torch_rules.muon_update``) for torch's
+    ``max(norm, eps)`` normalisation and ``adjust_lr_fn`` (None/"original": Keller's
+    ``sqrt(max(1, rows/cols))``; "match_rms_adamw": Moonlight's ``0.2 sqrt(max(rows, cols))``)."""
+    if adjust_lr_fn not in (None, "original", "match_rms_adamw"):
+        raise ValueError(f"adjust_lr_fn must be None, 'original' or 'match_rms_adamw', got {adjust_lr_fn!r}")
+    return rule("torch.Muon", TorchMuonState, lambda w: (zeros_like(w),), muon_update,
+                {"lr": (lr, NONNEGATIVE), "weight_decay": (weight_decay, NONNEGATIVE),
+                 "momentum": (momentum, UNIT), "nesterov": (flag("nesterov", nesterov), None),
+                 "ns_coefficients": (ns_settings(ns_steps, ns_coefficients), None),
+                 "eps": (eps, NONNEGATIVE), "ns_steps": (ns_steps, None),
+                 "adjust_lr_fn": (adjust_lr_fn, None)},
+                check=matrix_check("torch.Muon"))
