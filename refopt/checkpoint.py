@@ -18,6 +18,8 @@ Anything else in a file, and any damage, raises ``CheckpointError`` naming the f
 """
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import os
 import sys
@@ -58,10 +60,14 @@ def state_types() -> dict[str, type]:
     """``"module:qualname" -> class`` for every state class a checkpoint may hold.
 
     Built from modules refopt itself has imported (the registry imports every rule module,
-    ``refopt.flavors`` its flavor modules and their helpers), never from a name in a file."""
+    ``refopt.flavors`` its flavor modules and their helpers, ``refopt.storage`` where present; any
+    module under ``refopt.`` that is imported counts), never from a name in a file."""
     from . import combine, flavors, registry  # noqa: F401 (they import the modules scanned below)
+    for optional in ("refopt.storage",):  # wrappers whose states a checkpoint may hold
+        if importlib.util.find_spec(optional) is not None:
+            importlib.import_module(optional)
     modules = [m for name, m in sorted(sys.modules.items())
-               if name.startswith(("refopt.rules.", "refopt.flavors.")) and m is not None]
+               if name.startswith("refopt.") and m is not None]
     table = {_type_name(combine.PartitionState): combine.PartitionState}
     for module in modules:
         for obj in vars(module).values():
