@@ -25,13 +25,25 @@ it a milder regulariser than the matrix sign.
 Liu, Wu, Fu, Liu, Han, Zhong & Yuan (Huawei Noah's Ark Lab, 2025), "REG: A Regularization
 Optimizer for Robust Training Dynamics", arXiv 2510.03691.
 
-**UNVERIFIED.** Only the paper's abstract and secondary summaries could be read: REG replaces
-the matrix sign with a Row-And-Column-Scaling operator "grounded in balancing a matrix", keeps
-first-moment momentum, normalises to a target RMS and uses decoupled decay. The exact RACS
-definition, the meaning of :math:`p`, the number of rounds and the defaults below are this
-rule's reading of the cheat sheet's skeleton, not the paper's text. Not to be confused with
-pytorch-optimizer's ``RACS`` (Gong et al. 2025, arXiv 2502.07752), a different algorithm
-(EMA row/column second moments of the gradient, a norm-growth limiter).
+**UNVERIFIED.** Read: the abstract and the first page of the paper (arXiv HTML v1) and
+secondary summaries. They establish: momentum of the gradient only (no second moment); a
+Row-and-Column-Scaling operator on the momentum matrix "grounded in balancing a matrix" in
+place of Muon's matrix sign; an RMS rescale of the update towards AdamW's size; decoupled
+decay; :math:`p = 2` worked best of the norms tried; the authors leave a convergence proof of
+the full algorithm open. Not read anywhere (no official code exists in any index searched,
+and the algorithm box is past what could be read): the RACS iteration itself. So these lines
+are this rule's reading, not the paper's text:
+
+* the two normalisation lines above (rows first, then columns, each to mean :math:`|x|^p = 1`,
+  with :math:`\epsilon` added to each norm), and :math:`k` = 1 round by default;
+* the RMS line :math:`\hat M_t = \rho \tilde M_t / (\mathrm{RMS}(\tilde M_t) + \epsilon)`
+  with :math:`\rho = 0.2` (Moonlight's AdamW-matching RMS; the paper's target was not read);
+* every default in the table below.
+
+The first line (EMA momentum) and the last (decoupled decay) follow the summaries. Not to be
+confused with pytorch-optimizer's ``RACS`` (Gong et al. 2025, arXiv 2502.07752), a different
+algorithm (EMA row/column second moments of the gradient, a norm-growth limiter), nor with
+SinkGD (arXiv 2502.06742, alternating row/column l2 normalisation, 5 rounds).
 
 Cheat sheet: the title ("REG: A Simple and Effective Optimizer for Large Model Training") and
 arXiv id 2502.06615 are wrong.
@@ -116,7 +128,8 @@ def reg(lr=1e-3, beta1=0.9, weight_decay=0.1, rho=0.2, p=2.0, racs_steps=1, eps=
 
 
 INFO = RuleInfo(
-    name="reg", factory=reg, family="H. Muon family", paper="Liu et al. (2025)", year=2025,
+    name="reg", factory=reg, family="H. Muon family",
+    paper="Liu et al. (2025), arXiv 2510.03691; UNVERIFIED: RACS is our reading", year=2025,
     hook="Equilibrate matrix (rows+cols), then step",
     equations="M_t = \\beta_1 M_{t-1} + (1-\\beta_1) G_t\n"
               "\\tilde M_t = \\mathrm{RACS}(M_t; p)\n"
