@@ -6,7 +6,10 @@
 
 Every rule in ``refopt.RULES`` is also an attribute of this package (``refopt.sgd``, ...).
 """
+from .accumulation import accumulate
+from .averaging import ema
 from .checkpoint import CheckpointError, load_state, save_state
+from .clipping import clip, clip_by_global_norm, clip_by_norm
 from .combine import coupled_weight_decay, partition
 from .core import Interval, NonFiniteGradient, NonFiniteState, Optimizer, RuleInfo, check_finite
 from .registry import RULES
@@ -15,5 +18,6 @@ globals().update({name: info.factory for name, info in RULES.items()})
 
 __all__ = ["RULES", "RuleInfo", "Optimizer", "Interval", "NonFiniteGradient", "NonFiniteState",
            "check_finite",
-           "coupled_weight_decay", "save_state", "load_state", "CheckpointError", *RULES]
+           "coupled_weight_decay", "clip", "clip_by_norm", "clip_by_global_norm", "ema", "accumulate",
+           "save_state", "load_state", "CheckpointError", *RULES]
 __version__ = "0.1.0"
