@@ -12,49 +12,50 @@ optax's ``learning_rate`` multiplies the whole update (decoupled decays included
 canonical rules' ``lr`` does. It may be an optax schedule (any function of optax's ``count``):
 optax calls it with the number of updates already applied, so refopt's step t uses
 ``learning_rate(t - 1)``, count 0 at the first update (``optax_schedules.CountSchedule``).
-Arguments that choose dtypes (``mu_dtype``, ``accumulator_dtype``) or masks are accepted as in
-optax but only their defaults are supported (a mask or a dtype other than None raises
-``ValueError``).
+Storage dtypes (``mu_dtype``, ``accumulator_dtype``, Adafactor's ``dtype_momentum``) are modelled
+as optax computes with them (``optax_precision``); a complex or non-float dtype raises
+``ValueError``. Adafactor's ``decay_rate_dtype`` (refopt's knob, not optax's) chooses the dtype of
+optax's decay power: float32 as optax computes it by default, float64 as under
+``optax.inject_hyperparams`` with x64 on. Masks are supported only at their default.
+
+``optax.contrib`` is in ``optax_contrib``; ``framework`` (optax's own optimizer, for the oracle)
+in ``optax_framework``.
 """
 from __future__ import annotations
 
-import types
 from functools import partial
-from typing import Any
 
 import refopt
 
 from ..backend import zeros_like
-from ..core import NONNEGATIVE, POSITIVE, UNIT, number, rule
-from .optax_rules import (AdafactorState, AdanState, AmsgradState, LarsState, RmspropState, YogiState,
-                          adafactor_init, adafactor_update, adan_update, amsgrad_update, factored_axes,
-                          lars_update, rmsprop_init, rmsprop_update, yogi_update)
+from ..core import NONNEGATIVE, UNIT, number, rule
+from .optax_contrib import contrib
+from .optax_framework import framework
+from .optax_layerwise import adafactor, adan, lamb, lars, lion
+from .optax_precision import default_only, storage_dtype, stored_in
+from .optax_rules import (AmsgradState, RmspropState, YogiState, amsgrad_update, rmsprop_init, rmsprop_update,
+                          yogi_update)
 from .optax_schedules import scheduled
 from .torch import decoupled, negated
 
 PREFIX = "optax."
 __all__ = ["sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "nadam", "amsgrad", "adamax",
-           "radam", "yogi", "adabelief", "adafactor", "lars", "lamb", "lion", "adan", "contrib"]
-
-
-def _default_only(**settings: Any) -> None:
-    """optax arguments accepted for the signature but supported only at their default."""
-    for name, (value, default) in settings.items():
-        if value is not default and value != default:
-            raise ValueError(f"{name}={value!r} is not supported by the refopt flavor "
-                             f"(only {default!r}): it picks a dtype, a mask or a variant refopt lacks")
+           "radam", "yogi", "adabelief", "adafactor", "lars", "lamb", "lion", "adan", "contrib",
+           "framework"]
 
 
 @scheduled
 def sgd(learning_rate, momentum=None, nesterov=False, accumulator_dtype=None):
     """``optax.sgd``: ``refopt.sgd``, ``refopt.momentum`` (optax's ``trace``, b_0 = 0) or
-    ``refopt.nesterov_reformulated``."""
-    _default_only(accumulator_dtype=(accumulator_dtype, None))
+    ``refopt.nesterov_reformulated``; the trace stored in ``accumulator_dtype``."""
+    dtype = storage_dtype("accumulator_dtype", accumulator_dtype)
     if momentum is None:
         return refopt.sgd(lr=learning_rate)
     if nesterov:
-        return refopt.nesterov_reformulated(lr=learning_rate, beta1=momentum)
-    return refopt.momentum(lr=learning_rate, beta1=momentum)
+        opt, field = refopt.nesterov_reformulated(lr=learning_rate, beta1=momentum), "b"
+    else:
+        opt, field = refopt.momentum(lr=learning_rate, beta1=momentum), "m"
+    return stored_in(opt, field, momentum, dtype, "accumulator_dtype")
 
 
 @scheduled
@@ -95,7 +96,7 @@ def adadelta(learning_rate=None, rho=0.9, eps=1e-6, weight_decay=0.0, weight_dec
     """``optax.adadelta``: ``refopt.adadelta`` after coupled decay (optax adds ``weight_decay*w``
     to the gradient first). ``learning_rate=None`` is optax's identity scaling, which does not
     flip the sign: the step *ascends* by the AdaDelta step, as optax 0.2.8 does."""
-    _default_only(weight_decay_mask=(weight_decay_mask, None))
+    default_only(weight_decay_mask=(weight_decay_mask, None))
     opt = (negated(refopt.adadelta(lr=1.0, beta2=rho, eps=eps)) if learning_rate is None
            else refopt.adadelta(lr=learning_rate, beta2=rho, eps=eps))
     return refopt.coupled_weight_decay(opt, weight_decay) if weight_decay else opt
@@ -103,26 +104,33 @@ def adadelta(learning_rate=None, rho=0.9, eps=1e-6, weight_decay=0.0, weight_dec
 
 @scheduled
 def adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None, *, nesterov=False):
-    """``optax.adam``: ``refopt.adam`` with ``eps_root``; ``nesterov=True``: ``refopt.nadam``."""
-    _default_only(mu_dtype=(mu_dtype, None))
+    """``optax.adam``: ``refopt.adam`` with ``eps_root``; ``nesterov=True``: ``refopt.nadam``;
+    m stored in ``mu_dtype``."""
     make = refopt.nadam if nesterov else refopt.adam
-    return make(lr=learning_rate, beta1=b1, beta2=b2, eps=eps, eps_root=eps_root)
+    opt = make(lr=learning_rate, beta1=b1, beta2=b2, eps=eps, eps_root=eps_root)
+    return stored_in(opt, "m", b1, storage_dtype("mu_dtype", mu_dtype), "mu_dtype")
 
 
 @scheduled
 def adamw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None, weight_decay=1e-4,
           mask=None, *, nesterov=False):
     """``optax.adamw``: ``refopt.adamw`` with the decay times the lr (optax's
-    ``weight_decay*lr`` is the rule's ``weight_decay``); with ``nesterov``, NAdam then decay."""
-    _default_only(mu_dtype=(mu_dtype, None), mask=(mask, None))
+    ``weight_decay*lr`` is the rule's ``weight_decay``); with ``nesterov``, NAdam then decay;
+    m stored in ``mu_dtype``."""
+    default_only(mask=(mask, None))
     lr = learning_rate if callable(learning_rate) else number("learning_rate", learning_rate, NONNEGATIVE)
     wd = number("weight_decay", weight_decay, NONNEGATIVE)
+    dtype = storage_dtype("mu_dtype", mu_dtype)
     if nesterov:
-        return decoupled(refopt.nadam(lr=lr, beta1=b1, beta2=b2, eps=eps, eps_root=eps_root), lr, wd)
+        inner = stored_in(refopt.nadam(lr=lr, beta1=b1, beta2=b2, eps=eps, eps_root=eps_root), "m", b1, dtype,
+                          "mu_dtype")
+        return decoupled(inner, lr, wd)
     if callable(lr):  # optax's lr_t (adam + wd w): adamw's multiplier over a unit step
-        return refopt.adamw(lr=1.0, schedule_multiplier=lr, beta1=b1, beta2=b2, eps=eps, eps_root=eps_root,
-                            weight_decay=wd)
-    return refopt.adamw(lr=lr, beta1=b1, beta2=b2, eps=eps, eps_root=eps_root, weight_decay=lr * wd)
+        opt = refopt.adamw(lr=1.0, schedule_multiplier=lr, beta1=b1, beta2=b2, eps=eps, eps_root=eps_root,
+                           weight_decay=wd)
+    else:
+        opt = refopt.adamw(lr=lr, beta1=b1, beta2=b2, eps=eps, eps_root=eps_root, weight_decay=lr * wd)
+    return stored_in(opt, "m", b1, dtype, "mu_dtype")
 
 
 @scheduled
@@ -135,17 +143,19 @@ def nadam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None
 def amsgrad(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None, bias_correction_mu=True,
             bias_correction_nu=True):
     """``optax.amsgrad``: ``optax_rules.amsgrad_update``, the max of the bias-corrected second
-    moment. With both corrections off it is ``refopt.amsgrad`` (Reddi et al.)."""
-    _default_only(mu_dtype=(mu_dtype, None))
+    moment. With both corrections off it is ``refopt.amsgrad`` (Reddi et al.). m stored in
+    ``mu_dtype``."""
+    dtype = storage_dtype("mu_dtype", mu_dtype)
     for name, value in (("bias_correction_mu", bias_correction_mu),
                         ("bias_correction_nu", bias_correction_nu)):
         if not isinstance(value, bool):
             raise ValueError(f"{name} must be True or False, got {value!r}")
-    return rule("optax.amsgrad", AmsgradState, lambda w: (zeros_like(w),) * 3, amsgrad_update,
-                {"lr": (learning_rate, NONNEGATIVE), "beta1": (b1, UNIT), "beta2": (b2, UNIT),
-                 "eps": (eps, NONNEGATIVE), "eps_root": (eps_root, NONNEGATIVE),
-                 "bias_correction_mu": (bias_correction_mu, None),
-                 "bias_correction_nu": (bias_correction_nu, None)})
+    opt = rule("optax.amsgrad", AmsgradState, lambda w: (zeros_like(w),) * 3, amsgrad_update,
+               {"lr": (learning_rate, NONNEGATIVE), "beta1": (b1, UNIT), "beta2": (b2, UNIT),
+                "eps": (eps, NONNEGATIVE), "eps_root": (eps_root, NONNEGATIVE),
+                "bias_correction_mu": (bias_correction_mu, None),
+                "bias_correction_nu": (bias_correction_nu, None)})
+    return stored_in(opt, "m", b1, dtype, "mu_dtype")
 
 
 @scheduled
@@ -159,7 +169,7 @@ def radam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, threshold=5.0
     r"""``optax.radam``: ``refopt.radam`` with optax's ``threshold`` (5) and eps placement.
     optax rectifies while :math:`\rho_t \ge` threshold, the rule while :math:`\rho_t >`
     threshold: they differ only if :math:`\rho_t` lands exactly on it."""
-    _default_only(nesterov=(nesterov, False))
+    default_only(nesterov=(nesterov, False))
     return refopt.radam(lr=learning_rate, beta1=b1, beta2=b2, eps=eps, eps_root=eps_root, threshold=threshold)
 
 
@@ -175,129 +185,11 @@ def yogi(learning_rate, b1=0.9, b2=0.999, eps=1e-3):
 @scheduled
 def adabelief(learning_rate, b1=0.9, b2=0.999, eps=1e-16, eps_root=1e-16, *, nesterov=False):
     """``optax.adabelief``: ``refopt.adabelief`` (eps_root added to the stored s each step)."""
-    _default_only(nesterov=(nesterov, False))
+    default_only(nesterov=(nesterov, False))
     return refopt.adabelief(lr=learning_rate, beta1=b1, beta2=b2, eps=eps, eps_root=eps_root)
 
 
-# --- Adafactor ----------------------------------------------------------------------------
-
-@scheduled
-def adafactor(learning_rate=None, min_dim_size_to_factor=128, decay_rate=0.8, decay_offset=0,
-              multiply_by_parameter_scale=True, clipping_threshold=1.0, momentum=None,
-              dtype_momentum="float32",
-              weight_decay_rate=None, eps=1e-30, factored=True, weight_decay_mask=None):
-    """``optax.adafactor``: its own rule (``optax_rules.adafactor_update``).
-    The momentum buffer is kept in the params' dtype (optax: ``dtype_momentum``, float32)."""
-    _default_only(weight_decay_mask=(weight_decay_mask, None))
-
-    def update_leaf(w, g, row, col, v, m, **hyper):
-        axes = factored_axes(tuple(w.shape), factored, min_dim_size_to_factor)
-        return adafactor_update(w, g, row, col, v, m, axes=axes, **hyper)
-
-    init = partial(adafactor_init, factored=factored, min_dim=min_dim_size_to_factor,
-                   momentum=momentum is not None)
-    optional = {"lr": learning_rate, "clipping_threshold": clipping_threshold, "momentum": momentum,
-                "weight_decay_rate": weight_decay_rate}
-    for name, value in optional.items():
-        if value is not None and not callable(value):
-            number(name, value, UNIT if name == "momentum" else NONNEGATIVE)
-    return rule("optax.adafactor", AdafactorState, init, update_leaf,
-                {**{k: (v, NONNEGATIVE if callable(v) else None) for k, v in optional.items()},
-                 "decay_rate": (decay_rate, POSITIVE), "decay_offset": (decay_offset, None),
-                 "eps": (eps, NONNEGATIVE),
-                 "multiply_by_parameter_scale": (bool(multiply_by_parameter_scale), None)})
-
-
-# --- LARS, LAMB, Lion, Adan ---------------------------------------------------------------
-
-@scheduled
-def lars(learning_rate, weight_decay=0.0, weight_decay_mask=True, trust_coefficient=0.001, eps=0.0,
-         trust_ratio_mask=True, momentum=0.9, nesterov=False):
-    """``optax.lars``: its own rule (``optax_rules.lars_update``): the trust ratio uses the norm
-    of the decayed gradient, and momentum traces the lr-scaled step."""
-    _default_only(weight_decay_mask=(weight_decay_mask, True), trust_ratio_mask=(trust_ratio_mask, True))
-    if not isinstance(nesterov, bool):
-        raise ValueError(f"nesterov must be True or False, got {nesterov!r}")
-    return rule("optax.lars", LarsState, lambda w: (zeros_like(w),), lars_update,
-                {"lr": (learning_rate, NONNEGATIVE), "weight_decay": (weight_decay, NONNEGATIVE),
-                 "trust_coefficient": (trust_coefficient, NONNEGATIVE), "eps": (eps, NONNEGATIVE),
-                 "momentum": (momentum, UNIT), "nesterov": (nesterov, None)})
-
-
-@scheduled
-def lamb(learning_rate, b1=0.9, b2=0.999, eps=1e-6, eps_root=0.0, weight_decay=0.0, mask=None):
-    """``optax.lamb``: ``refopt.lamb`` (bias-corrected Adam direction plus decay, scaled by
-    ``||w||/||r||``). ``refopt.lamb`` has no ``eps_root``: only 0 is supported."""
-    _default_only(eps_root=(eps_root, 0.0), mask=(mask, None))
-    return refopt.lamb(lr=learning_rate, beta1=b1, beta2=b2, eps=eps, weight_decay=weight_decay)
-
-
-@scheduled
-def lion(learning_rate, b1=0.9, b2=0.99, mu_dtype=None, weight_decay=1e-3, mask=None):
-    """``optax.lion``: ``refopt.lion`` (decay inside the lr-scaled step; optax's default 1e-3)."""
-    _default_only(mu_dtype=(mu_dtype, None), mask=(mask, None))
-    return refopt.lion(lr=learning_rate, beta1=b1, beta2=b2, weight_decay=weight_decay)
-
-
-@scheduled
-def adan(learning_rate, b1=0.98, b2=0.92, b3=0.99, eps=1e-8, eps_root=1e-8, weight_decay=0.0, mask=None):
-    """``optax.adan``: its own rule (``optax_rules.adan_update``): optax weighs the gradient
-    difference by ``1 - b2`` where the official code (``refopt.adan``) uses ``b2``."""
-    _default_only(mask=(mask, None))
-    return rule("optax.adan", AdanState, lambda w: (zeros_like(w),) * 4, adan_update,
-                {"lr": (learning_rate, NONNEGATIVE), "beta1": (b1, UNIT), "beta2": (b2, UNIT),
-                 "beta3": (b3, UNIT), "eps": (eps, NONNEGATIVE), "eps_root": (eps_root, NONNEGATIVE),
-                 "weight_decay": (weight_decay, NONNEGATIVE)})
-
-
-# --- contrib.muon -------------------------------------------------------------------------
-
-@scheduled
-def _muon(learning_rate, ns_coeffs=(3.4445, -4.775, 2.0315), ns_steps=5, beta=0.95, eps=1e-8,
-          weight_decay=0.0, weight_decay_mask=None, mu_dtype=None, *, nesterov=True, adaptive=False,
-          preconditioning="frobenius", adam_b1=0.9, adam_b2=0.999, adam_eps_root=0.0, adam_weight_decay=0.0,
-          adam_learning_rate=None, muon_weight_dimension_numbers=None, consistent_rms=None):
-    """``optax.contrib.muon``: 2-D leaves get ``refopt.muon`` with bias-corrected momentum,
-    the NAdam-style Nesterov mix and optax's (in, out) layout; the other leaves get this
-    module's ``adamw`` (``adam_*`` settings, muon's ``eps`` and ``nesterov``, lr
-    ``adam_learning_rate`` or ``learning_rate``), routed by ``refopt.partition`` as optax's
-    ``combine.partition`` does. Only the ``frobenius`` preconditioning, fixed coefficients,
-    the default dimension numbers and the width scaling (``consistent_rms=None``) are supported."""
-    _default_only(weight_decay_mask=(weight_decay_mask, None), mu_dtype=(mu_dtype, None),
-                  adaptive=(adaptive, False), preconditioning=(preconditioning, "frobenius"),
-                  consistent_rms=(consistent_rms, None),
-                  muon_weight_dimension_numbers=(muon_weight_dimension_numbers, None))
-    if isinstance(ns_coeffs, str):
-        raise ValueError(f"ns_coeffs={ns_coeffs!r}: only a tuple (a, b, c) is supported")
-    matrix = refopt.muon(lr=learning_rate, beta1=beta, weight_decay=weight_decay, eps=eps, nesterov=nesterov,
-                         ns_steps=ns_steps, ns_coefficients=ns_coeffs, bias_correction=True, layout="in_out")
-    other = adamw(learning_rate if adam_learning_rate is None else adam_learning_rate, b1=adam_b1, b2=adam_b2,
-                  eps=eps, eps_root=adam_eps_root, weight_decay=adam_weight_decay, nesterov=nesterov)
-    return refopt.partition({"muon": matrix, "adam": other},
-                            lambda path, w: "muon" if len(w.shape) == 2 else "adam")
-
-
-contrib = types.SimpleNamespace(muon=_muon)
-
-
-# --- the framework side, examples, perturbations -------------------------------------------
-
-def framework(attr: str, **kwargs: Any) -> Any:
-    """``optax.<attr>(**kwargs)`` (``attr`` may be ``contrib.muon``) as a jitted adapter, built in
-    ``jax.enable_x64(True)`` as it runs: optax canonicalises dtype arguments when built."""
-    import jax
-    import optax
-
-    from ..oracle.adapters import optax_transformation
-    obj: Any = optax
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise ValueError(f"optax has no optimizer {attr!r}")
-        obj = getattr(obj, part)
-    with jax.enable_x64(True):
-        tx = obj(**kwargs)
-    return optax_transformation(tx, name=f"optax.{attr}", jit=True)
-
+# --- examples, perturbations; the framework side is optax_framework.framework ------------
 
 SHAPES = {"contrib.muon": {"w": (5, 4), "v": (3, 6), "b": (4,)}}
 

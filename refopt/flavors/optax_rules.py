@@ -11,7 +11,7 @@ r"""The update rules of optax optimizers that are not the paper's: each a rule o
 * ``adafactor_update``: no relative step (``learning_rate`` is the step), factors the two
   largest axes only when both are at least ``min_dim_size_to_factor``, scales by the
   parameter RMS after clipping, optional EMA momentum and decay; :math:`\hat\beta_{2t}` in
-  float32.
+  float32 (or float64: ``decay_rate_dtype``).
 * ``lars_update``: trust ratio :math:`\eta_{tc}\lVert w\rVert/(\lVert g + \lambda w\rVert + \epsilon)`,
   the norm of the decayed gradient (the paper form in ``refopt.lars`` has
   :math:`\lVert g\rVert + \lambda\lVert w\rVert`), then momentum on the lr-scaled step.
@@ -162,14 +162,18 @@ def adafactor_init(w, *, factored, min_dim, momentum):
     return xp.zeros(row_shape, dtype=w.dtype), xp.zeros(col_shape, dtype=w.dtype), (), mom
 
 
-def _decay_rate(t, decay_rate, decay_offset):
-    r""":math:`\hat\beta_{2t} = 1 - t^{-c}` in float32, as optax computes it."""
+def _decay_rate(t, decay_rate, decay_offset, dtype):
+    r""":math:`\hat\beta_{2t} = 1 - t^{-c}` as optax computes it: the step as a float32, the
+    power and the difference in ``dtype`` (float32 for a Python float ``c``, float64 for a
+    float64 array ``c``)."""
     step = np.float32(t - decay_offset)
-    return float(np.float32(1.0) - step ** np.float32(-decay_rate))
+    if dtype == "float32":
+        return float(np.float32(1.0) - step ** np.float32(-decay_rate))
+    return 1.0 - float(step) ** -decay_rate
 
 
 def adafactor_update(w, g, row, col, v, m, *, t, lr, decay_rate, decay_offset, eps, clipping_threshold,
-                     multiply_by_parameter_scale, momentum, weight_decay_rate, axes):
+                     multiply_by_parameter_scale, momentum, weight_decay_rate, axes, decay_rate_dtype="float32"):
     r"""optax's ``adafactor`` chain, one array:
 
     .. math::
@@ -182,7 +186,7 @@ def adafactor_update(w, g, row, col, v, m, *, t, lr, decay_rate, decay_offset, e
         m_t = \beta_1 m_{t-1} + (1-\beta_1) u,\quad w_t = w_{t-1} - (m_t + \lambda w_{t-1})
     """
     xp = array_namespace(w)
-    beta = _decay_rate(t, decay_rate, decay_offset)
+    beta = _decay_rate(t, decay_rate, decay_offset, decay_rate_dtype)
     g2 = g * g + eps
     if axes is not None:
         a1, a0 = axes
