@@ -1,0 +1,137 @@
+"""A canonical rule's contract around an in-place kernel: ``FastOptimizer`` and ``fast()``.
+
+Everything but the arithmetic comes from the core. ``step_`` first runs ``rule()``'s own
+``step`` with an update that computes nothing and only notes the hyperparameters at ``t``:
+the core then checks the state's type and ``t``, every leaf of grads and state, evaluates
+and checks the schedules, exactly as for the canonical rule. Only after all of that
+passed does a kernel touch memory, so a bad leaf late in the tree never leaves the earlier
+leaves half updated.
+"""
+from __future__ import annotations
+
+import functools
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import tree
+from ..core import Optimizer, rule
+from ..validate import check_state_type
+from ._numba import numba
+
+FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+@dataclass(frozen=True)
+class FastOptimizer(Optimizer):
+    """An ``Optimizer`` (``init``, pure ``step``) with ``step_``, its in-place form, and the
+    ``canonical`` rule whose numbers it computes."""
+    step_: Callable[..., Any] | None = None
+    canonical: Optimizer | None = None
+
+
+# Leaves smaller than this run on one thread: waking a second one costs more than the pass
+# (2 us per kernel call on one thread, 5 us to several ms on two, on a loaded 2-core machine)
+SERIAL_BELOW = 1 << 15
+
+
+def scalars(dtype: np.dtype, *values: float) -> tuple:
+    """Python floats as the arrays' dtype, rounded as NumPy rounds a Python float that meets
+    an array of that dtype (NEP 50): the kernel then does the canonical rule's arithmetic."""
+    return tuple(dtype.type(v) for v in values)
+
+
+def _flat(x: Any) -> Any:
+    """A 1-D view of a C-contiguous array (a 0-d leaf too); empty tuples (absent buffers) pass."""
+    return x.reshape(-1) if isinstance(x, np.ndarray) else x
+
+
+def _check_numpy(name: str, canonical: str, params: Any) -> None:
+    for path, w in tree.leaves_with_paths(params):
+        if not isinstance(w, np.ndarray):
+            raise TypeError(f"{name} runs numba kernels on NumPy arrays only, but params leaf "
+                            f"{tree.fmt_path(path)} is {type(w).__module__}.{type(w).__name__}: "
+                            f"use refopt.{canonical}, which runs on any Array API library")
+        if w.dtype not in FLOATS:
+            raise TypeError(f"{name} has kernels for float32 and float64, but params leaf "
+                            f"{tree.fmt_path(path)} is {w.dtype}: use refopt.{canonical}")
+
+
+def _check_writable(name: str, path: str, what: str, x: Any) -> None:
+    if isinstance(x, np.ndarray) and not (x.flags.c_contiguous and x.flags.writeable):
+        why = "read-only" if not x.flags.writeable else "not C-contiguous"
+        raise ValueError(f"{name}.step_ writes {what} leaf {tree.fmt_path(path)} in place, but it "
+                         f"is {why}: pass np.ascontiguousarray copies or use {name}.step")
+
+
+def _copy(x: Any) -> Any:
+    # only NumPy arrays: anything else goes on unchanged, for the core to reject by name
+    return x.copy(order="C") if isinstance(x, np.ndarray) else x
+
+
+def fused(canonical: Optimizer, State: type, update: Callable) -> FastOptimizer:
+    """``canonical``'s contract around ``update(w, g, *buffers, t=t, **hyperparams)``, which
+    overwrites the 1-D arrays ``w`` and ``buffers`` with the rule's step (``()`` for a buffer
+    the canonical rule keeps empty)."""
+    name = f"fast.{canonical.name}"
+    fields = State._fields[1:]
+    noted = threading.local()
+
+    def note(w, g, *buffers, t, **now):
+        noted.now = dict(now, t=t)  # the same for every leaf
+        return (w, *buffers)
+
+    checked = rule(name, State, lambda w: tuple(canonical.init(w))[1:], note,
+                   {k: (v, canonical.bounds.get(k)) for k, v in canonical.hyperparams.items()})
+
+    def step_(params: Any, grads: Any, state: Any) -> Any:
+        """Update ``params`` and the state's arrays IN PLACE (they are overwritten: the
+        trailing underscore); returns the new state (same arrays, ``t`` one larger)."""
+        _check_numpy(name, canonical.name, params)
+        noted.now = None
+        _, new = checked.step(params, grads, state)  # every check of the core; no arithmetic
+        spec, paths = tree.structure(params), [p for p, _ in tree.leaves_with_paths(params)]
+        w_leaves = [w for _, w in tree.leaves_with_paths(params)]
+        g_leaves = tree.leaves_like(spec, grads, "grads")
+        columns = [tree.leaves_like(spec, getattr(new, f), f"state.{f}") for f in fields]
+        for i, path in enumerate(paths):
+            _check_writable(name, path, "params", w_leaves[i])
+            for f, col in zip(fields, columns):
+                _check_writable(name, path, f"state.{f}", col[i])
+        threads = numba.get_num_threads()
+        try:
+            for i, (w, g) in enumerate(zip(w_leaves, g_leaves)):
+                numba.set_num_threads(1 if w.size < SERIAL_BELOW else threads)
+                update(_flat(w), np.ascontiguousarray(g).reshape(-1),
+                       *[_flat(col[i]) for col in columns], **noted.now)
+        finally:
+            numba.set_num_threads(threads)
+        return new
+
+    def step(params: Any, grads: Any, state: Any) -> tuple[Any, Any]:
+        """Pure: ``step_`` on copies of params and state; the inputs are never modified."""
+        _check_numpy(name, canonical.name, params)
+        check_state_type(name, state, State)
+        params = tree.tree_map(_copy, params)
+        state = State(state.t, *[tree.tree_map(_copy, getattr(state, f)) for f in fields])
+        return params, step_(params, grads, state)
+
+    return FastOptimizer(name, canonical.init, step, canonical.hyperparams, canonical.bounds,
+                         step_=step_, canonical=canonical)
+
+
+def fast(factory: Callable[..., Optimizer], State: type, update: Callable) -> Callable[..., FastOptimizer]:
+    """``refopt.fast.<rule>``: the canonical ``factory``'s signature and validation, with
+    ``update`` as its kernel."""
+
+    @functools.wraps(factory)
+    def make(*args: Any, **kwargs: Any) -> FastOptimizer:
+        return fused(factory(*args, **kwargs), State, update)
+
+    make.__doc__ = (f"refopt.{factory.__name__} as one fused in-place numba pass per leaf: the "
+                    f"same arguments, state and numbers (``step_`` mutates; ``step`` is pure).\n\n"
+                    f"{factory.__doc__}")
+    make.__module__ = update.__module__
+    return make
