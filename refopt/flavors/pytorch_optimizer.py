@@ -8,8 +8,7 @@ the canonical rule with its knobs set: Lion, Adan (``debias=True, eps_inside=Fal
 Shampoo, AdaBelief (its ``eps`` both added to the stored :math:`s` and outside the root), NorMuon,
 MARS (``mars_type="shampoo"``: MARS-M with Muon's shape factor on matrices, AdamW on the rest),
 Muon (``refopt.flavors.torch.Muon``: the same algorithm as ``torch.optim.Muon``) and Yogi
-(``refopt.flavors.optax_rules.yogi_update``: pytorch-optimizer and optax bias-correct both moments
-and start both at ``initial_accumulator``, unlike Zaheer et al.'s Algorithm 2 in ``refopt.yogi``).
+(``refopt.yogi(bias_correction="moments")``, both moments started at ``initial_accumulator``).
 
 Conventions shared by all: ``maximize=True`` negates the gradient first; then ``weight_decay``
 is decoupled, :math:`w \leftarrow w(1 - \eta\lambda)` (``fixed_decay``: :math:`w(1-\lambda)`),
@@ -29,10 +28,8 @@ from typing import Any
 
 import refopt
 
-from ..backend import zeros_like
-from ..core import NONNEGATIVE, UNIT, number, rule
+from ..core import NONNEGATIVE, UNIT, number
 from ..rules.muon import flag
-from .optax_rules import YogiState, yogi_update
 from .pytorch_optimizer_muon import MARS, Muon, NorMuon
 from .pytorch_optimizer_rules import by_ndim, debiased_lr, finish, no_extras, refuse
 from .torch import _betas, negated
@@ -127,23 +124,15 @@ def AdaBelief(lr=1e-3, betas=(0.9, 0.999), weight_decay=0.0, weight_decouple=Tru
 
 def Yogi(lr=1e-2, betas=(0.9, 0.999), initial_accumulator=1e-6, weight_decay=0.0, weight_decouple=True,
          fixed_decay=False, eps=1e-3, maximize=False, foreach=None, adam_debias=False, **kwargs):
-    r"""``pytorch_optimizer.Yogi``, a rule of its own because its algorithm is not Zaheer et al.'s:
-    :math:`m_0 = s_0 = c` (``initial_accumulator``) and Adam's bias corrections,
-
-    .. math::
-
-        m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\quad
-        s_t = s_{t-1} - (1-\beta_2)\,\mathrm{sign}(s_{t-1} - g_t^2)\, g_t^2,\quad
-        w_t = w_{t-1} - \frac{\eta}{1-\beta_1^t}\,\frac{m_t}{\sqrt{s_t/(1-\beta_2^t)} + \epsilon}
-
-    the update of optax's ``yogi`` (``optax_rules.yogi_update``), here with any :math:`c`."""
+    r"""``pytorch_optimizer.Yogi``: ``refopt.yogi(bias_correction="moments")`` with both moments
+    started at ``initial_accumulator``: Adam's :math:`\hat m_t / (\sqrt{\hat s_t} + \epsilon)`
+    instead of the authors' corrections in the step size (``refopt.yogi``'s default)."""
     no_extras("Yogi", kwargs)
     beta1, beta2 = _betas(betas)
     lr = number("lr", lr, NONNEGATIVE)
     c = number("initial_accumulator", initial_accumulator, NONNEGATIVE)
-    opt = rule("pytorch_optimizer.Yogi", YogiState, lambda w: (zeros_like(w) + c, zeros_like(w) + c),
-               yogi_update, {"lr": (debiased_lr(lr, beta1, adam_debias), NONNEGATIVE),
-                             "beta1": (beta1, UNIT), "beta2": (beta2, UNIT), "eps": (eps, NONNEGATIVE)})
+    opt = refopt.yogi(lr=debiased_lr(lr, beta1, adam_debias), beta1=beta1, beta2=beta2, eps=eps,
+                      initial_accumulator=c, initial_momentum=c, bias_correction="moments")
     return finish(opt, lr, weight_decay, weight_decouple, fixed_decay, maximize)
 
 

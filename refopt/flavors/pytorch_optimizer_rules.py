@@ -4,7 +4,7 @@ leaves by ndim (``by_ndim``), its Newton-Schulz coefficient presets (``ns_coeffi
 refusal of options that no refopt rule reproduces (``no_extras``, ``refuse``).
 
 The flavors add no update rule of their own: where pytorch-optimizer's algorithm is not the
-paper's (Yogi), the same update already exists in ``refopt.flavors.optax_rules``.
+paper's (Yogi), it is a setting of the canonical rule (``refopt.yogi(bias_correction="moments")``).
 """
 from __future__ import annotations
 

@@ -110,6 +110,7 @@ NS_RULES = ("muon", "moonlight", "normuon", "mars_m")
 AT_EPS_ZERO = {
     **{n: same(NZ1) for n in ELEMENTWISE},
     "radam": same(NZ5),  # steps 1-4 are momentum steps (rho_t <= 4 at beta2 = 0.999)
+    "yogi": same(UNCHANGED),  # s_0 = 1e-6 > 0 by default: m_t / sqrt(s_0) = 0 where g is 0
     **{n: same(UNCHANGED) for n in ("sgd", "momentum", "nesterov", "nesterov_reformulated",
                                     "lars", "lion", "sophia")},
     "shampoo": {**same(UNCHANGED), "entry": MOVES},

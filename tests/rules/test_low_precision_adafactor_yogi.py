@@ -127,7 +127,7 @@ def test_yogi_float16_gradient_whose_square_overflows():
     # m = 30, s = 1e-3 * 90000 = 90, w_1 = w_0 - 1e-2 * 30 / (sqrt(90) + 1e-3). Forming g^2
     # first made s = inf and the step exactly 0.
     w = np.array([1.0], np.float16)
-    opt = refopt.yogi()
+    opt = refopt.yogi(initial_accumulator=0.0, bias_correction="none")  # the form worked above
     w1, s = opt.step(w, np.array([300.0], np.float16), opt.init(w))
     assert abs(float(s.s[0]) - 90.0) <= 2 * _ulp(np.array(90.0), np.float16)  # 2 roundings
     want = 1.0 - 1e-2 * 30 / (math.sqrt(90) + 1e-3)
@@ -150,8 +150,9 @@ def test_yogi_float16_small_gradients_cannot_be_held_by_s():
     exactly 0 and its steps are lr m_t / eps: hand values below. The result is 4.5% of the step
     off the float64 run; no order of operations can avoid it: s cannot hold the number."""
     g16 = np.float16(1e-3)
-    w16, s16, _ = _run(refopt.yogi(), np.array([g16]), [np.array([g16])] * 3)
-    w64, s64, _ = _run(refopt.yogi(), np.array([g16], np.float64), [np.array([g16], np.float64)] * 3)
+    yogi = lambda: refopt.yogi(initial_accumulator=0.0, bias_correction="none")  # noqa: E731 (s_0 = 0)
+    w16, s16, _ = _run(yogi(), np.array([g16]), [np.array([g16])] * 3)
+    w64, s64, _ = _run(yogi(), np.array([g16], np.float64), [np.array([g16], np.float64)] * 3)
     assert s16.s[0] == 0.0 and np.float16(s64.s[0]) == 0.0 and s64.s[0] > 0
     w, m = float(g16), 0.0
     for _ in range(3):  # s = 0: w <- w - lr m / eps, each value rounded to float16 as stored
