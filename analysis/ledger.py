@@ -9,9 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+from . import parallel
 from .claim import CLAIMS, FIGURES, Claim, Verdict
 
-NOT_TOPICS = {"claim", "ledger", "runs", "__main__"}
+NOT_TOPICS = {"claim", "ledger", "parallel", "runs", "__main__"}
 
 
 def load_topics() -> list[Claim]:
@@ -47,34 +48,57 @@ def summary(records: list[dict]) -> str:
             f"{verb(n['false'], 'is', 'are')} false.")
 
 
-def _progress(i: int, n: int, label: str) -> None:
-    width = 30
-    done = int(width * i / max(n, 1))
-    sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {i}/{n} {label:<40}")
-    sys.stderr.flush()
-
-
-def run(quick: bool, only: str | None = None) -> list[tuple[Claim, Verdict, float]]:
+def run(quick: bool, only: str | None, outdir: Path, ex) -> list[dict]:
+    """Check the claims and draw the figures (those whose name contains ``only``) as groups
+    on the executor ``ex`` (see ``analysis.parallel``); write outdir/ledger.json, ledger.md,
+    the figures, and the wall times apart in outdir/timing.json, so that the rest is the
+    same bytes on every run. Returns the records in ledger order."""
     claims = [c for c in load_topics() if only is None or only in c.id]
-    results = []
-    for i, c in enumerate(claims):
-        _progress(i, len(claims), c.id)
-        start = time.perf_counter()
-        results.append((c, c.check(quick), time.perf_counter() - start))
-    _progress(len(claims), len(claims), "done")
+    figures = {n: f for n, f in FIGURES.items() if only is None or only in n}
+    work = parallel.groups(claims, figures)
+    before = _previous_seconds(outdir)
+    # longest first (as the last run measured them): the slowest group starts at once
+    work.sort(key=lambda g: -sum(before.get(x, 0.0) for x in g[0] + tuple(f"figure {n}" for n in g[1])))
+    start = time.perf_counter()
+    futures = [ex.submit(parallel.run_group, quick, ids, names) for ids, names in work]
+    done = parallel.Outcome()
+    parallel.progress(0, len(claims), 0, len(figures), "")
+    for future in ex.as_completed(futures):
+        got = future.result()
+        for part in ("records", "pngs", "seconds"):
+            getattr(done, part).update(getattr(got, part))
+        parallel.progress(len(done.records), len(claims), len(done.pngs), len(figures),
+                          ", ".join(got.records)[:32])
     sys.stderr.write("\n")
-    return results
+    records = [done.records[c.id] for c in claims]
+    write(records, outdir)
+    for name in figures:
+        (outdir / f"{name}.png").write_bytes(done.pngs[name])
+    timing = {"workers": ex.workers, "wall_seconds": round(time.perf_counter() - start, 2),
+              "seconds": {k: round(v, 2) for k, v in sorted(done.seconds.items())}}
+    (outdir / TIMING).write_text(json.dumps(timing, indent=1) + "\n")
+    return records
+
+
+TIMING = "timing.json"
+
+
+def _previous_seconds(outdir: Path) -> dict[str, float]:
+    try:
+        return json.loads((outdir / TIMING).read_text())["seconds"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
 
 
 def _first_sentence(text: str) -> str:
     return text.strip().split(". ")[0].rstrip(".") + "."
 
 
-def as_records(results) -> list[dict]:
-    return [{"id": c.id, "statement": c.statement, "source_line": c.source_line,
-             "verdict": v.verdict, "figures": {k: float(x) for k, x in v.figures.items()},
-             "key_figure": v.key, "detail": v.detail, "seconds": round(sec, 2)}
-            for c, v, sec in results]
+def record(c: Claim, v: Verdict) -> dict:
+    """The ledger's entry for claim ``c`` and its verdict (no timing: see ``run``)."""
+    return {"id": c.id, "statement": c.statement, "source_line": c.source_line,
+            "verdict": v.verdict, "figures": {k: float(x) for k, x in v.figures.items()},
+            "key_figure": v.key, "detail": v.detail}
 
 
 def cell(text: str) -> str:
@@ -106,17 +130,3 @@ def write(records: list[dict], outdir: Path) -> None:
     outdir.mkdir(parents=True, exist_ok=True)
     (outdir / "ledger.json").write_text(json.dumps(records, indent=1) + "\n")
     (outdir / "ledger.md").write_text(markdown(records))
-
-
-def draw_figures(quick: bool, outdir: Path, only: str | None = None) -> list[Path]:
-    """Write every registered figure (whose name contains ``only``) as outdir/<name>.png."""
-    import matplotlib
-    matplotlib.use("Agg")
-    outdir.mkdir(parents=True, exist_ok=True)
-    names = [n for n in FIGURES if only is None or only in n]
-    for i, name in enumerate(names):
-        _progress(i, len(names), f"figure {name}")
-        FIGURES[name](quick, outdir)
-    _progress(len(names), len(names), "figures done")
-    sys.stderr.write("\n")
-    return [outdir / f"{n}.png" for n in names]
