@@ -66,6 +66,31 @@ def _check_writable(name: str, path: str, what: str, x: Any) -> None:
                          f"is {why}: pass np.ascontiguousarray copies or use {name}.step")
 
 
+def _check_apart(name: str, path: str, arrays: dict) -> None:
+    """Arrays of one leaf that overlap in memory would be written over each other."""
+    named = [(k, a) for k, a in arrays.items() if isinstance(a, np.ndarray)]
+    for i, (k, a) in enumerate(named):
+        for j, b in named[i + 1:]:
+            if np.may_share_memory(a, b):
+                raise ValueError(f"{name}.step_: {k} and {j} of leaf {tree.fmt_path(path)} share "
+                                 f"memory, so writing one in place would change the other: make "
+                                 f"the state with {name}.init (separate buffers) or use {name}.step")
+
+
+def _unaliased(state: Any) -> Any:
+    """``state`` with every buffer its own array (a canonical init may hand one zero array to
+    several fields, harmless for a pure rule, not for one that writes them in place)."""
+    seen: set = set()
+
+    def own(x: Any) -> Any:
+        if isinstance(x, np.ndarray) and id(x) in seen:
+            return x.copy()
+        seen.add(id(x))
+        return x
+
+    return type(state)(state.t, *[tree.tree_map(own, leaf) for leaf in state[1:]])
+
+
 def _copy(x: Any) -> Any:
     # only NumPy arrays: anything else goes on unchanged, for the core to reject by name
     return x.copy(order="C") if isinstance(x, np.ndarray) else x
@@ -100,6 +125,8 @@ def fused(canonical: Optimizer, State: type, update: Callable) -> FastOptimizer:
             _check_writable(name, path, "params", w_leaves[i])
             for f, col in zip(fields, columns):
                 _check_writable(name, path, f"state.{f}", col[i])
+            _check_apart(name, path, {"params": w_leaves[i], "grads": g_leaves[i],
+                                      **{f"state.{f}": col[i] for f, col in zip(fields, columns)}})
         threads = numba.get_num_threads()
         try:
             for i, (w, g) in enumerate(zip(w_leaves, g_leaves)):
@@ -118,7 +145,11 @@ def fused(canonical: Optimizer, State: type, update: Callable) -> FastOptimizer:
         state = State(state.t, *[tree.tree_map(_copy, getattr(state, f)) for f in fields])
         return params, step_(params, grads, state)
 
-    return FastOptimizer(name, canonical.init, step, canonical.hyperparams, canonical.bounds,
+    def init(params: Any) -> Any:
+        _check_numpy(name, canonical.name, params)
+        return _unaliased(canonical.init(params))
+
+    return FastOptimizer(name, init, step, canonical.hyperparams, canonical.bounds,
                          step_=step_, canonical=canonical)
 
 
