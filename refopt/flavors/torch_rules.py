@@ -88,7 +88,8 @@ def _mu_product(t, beta1, psi, dtype):
     return float(product)
 
 
-def nadam_update(w, g, m, s, *, t, lr, beta1, beta2, eps, momentum_decay, scalar_dtype="float64"):
+def nadam_update(w, g, m, s, *, t, lr, beta1, beta2, eps, momentum_decay, scalar_dtype="float64",
+                 differentiable=False):
     r"""Dozat's NAdam with torch's momentum schedule :math:`\mu_t`:
 
     .. math::
@@ -97,7 +98,9 @@ def nadam_update(w, g, m, s, *, t, lr, beta1, beta2, eps, momentum_decay, scalar
                  + \frac{(1-\mu_t) g_t}{1 - \prod_{i \le t} \mu_i}
 
     ``scalar_dtype``: the precision of the stored product (``_mu_product``); everything else is
-    computed in double, as torch does with the Python floats it reads from that state.
+    computed in double, as torch does with the Python floats it reads from that state, except
+    with ``differentiable`` (torch's ``differentiable=True`` path), where the two coefficients
+    are 0-d tensors of that dtype (``_differentiable_coefficients``).
     """
     xp = array_namespace(w)
     # torch keeps the product in its state; it is a function of t
@@ -106,9 +109,24 @@ def nadam_update(w, g, m, s, *, t, lr, beta1, beta2, eps, momentum_decay, scalar
     m = beta1 * m + (1 - beta1) * g
     s = beta2 * s + (1 - beta2) * g * g
     denom = xp.sqrt(s / (1 - beta2**t)) + eps
+    if differentiable:
+        c_g, c_m = _differentiable_coefficients(lr, mu_t, mu_next, mu_product, scalar_dtype)
+        return w + (c_g * g + c_m * m) / denom, m, s
     m_bar = (1 - mu_t) / (1 - mu_product) * g + mu_next / (1 - mu_product * mu_next) * m
     w = w - lr * m_bar / denom
     return w, m, s
+
+
+def _differentiable_coefficients(lr, mu_t, mu_next, mu_product, dtype):
+    r"""torch's ``-lr (1-\mu_t)/(1-\prod_{i \le t})`` and ``-lr \mu_{t+1}/(1-\prod_{i \le t+1})``
+    with the products as 0-d tensors of ``dtype``: ``x / tensor`` is ``tensor.reciprocal() * x``
+    (``Tensor.__rdiv__``), the Python float rounded to ``dtype`` (bit for bit over 3,000 steps)."""
+    f = np.float32 if dtype == "float32" else np.float64
+    product, one = f(mu_product), f(1)
+    product_next = product * f(mu_next)
+    c_g = (one / (one - product)) * f(-lr * (1 - mu_t))
+    c_m = (one / (one - product_next)) * f(-lr * mu_next)
+    return float(c_g), float(c_m)
 
 
 # --- Adafactor ----------------------------------------------------------------------------
