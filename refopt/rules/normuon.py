@@ -20,16 +20,25 @@ Algorithm 1) and a third-party rendering, which agree (formulas.md section 24 ma
 UNVERIFIED). The :math:`\epsilon` in :math:`\hat\eta_t` is not in that rendering:
 without it a zero gradient at step 1 gives 0/0; the official code and pytorch-optimizer have it.
 
-Differences met:
+**The two forms, as settings.** The paper's Algorithm 1 is the defaults
+(``FORMS["paper"]``: ``nesterov=False, update_scale="match_rms"``). The official code
+(zichongli5/NorMuon ``normuon.py``) differs: Nesterov mix :math:`U_t = (1-\beta_1)G_t + \beta_1 M_t`
+before NS, and instead of :math:`\hat\eta` it rescales :math:`\bar O_t` back to the Frobenius
+norm of :math:`O_t` (``+ 1e-10`` in that denominator too) and multiplies by Muon's
+:math:`\sqrt{\max(1, \text{rows}/\text{cols})}`, stepping with the plain lr and decaying
+:math:`W(1 - \eta\lambda)` first; lr 0.02, momentum and beta2 0.95, eps 1e-10 after the root
+(``FORMS["official"]``: ``refopt.normuon(**FORMS["official"])``; the same eps and NS settings).
+pytorch-optimizer's ``NorMuon`` implements both: its defaults are the official form, its
+``update_scale="match_rms", nesterov=False`` the paper's. It runs NS in bfloat16; this rule runs
+NS in the leaf's dtype (``refopt.flavors.pytorch_optimizer.NorMuon`` models the bfloat16), so
+its check against this rule compares everything but NS, step by step: the momentum, and the
+lines after NS (``row_normalized``) on pytorch-optimizer's own NS output (tests/rules/
+test_normuon.py). Each form also has a worked example with NS in closed form.
 
-* Cheat sheet: :math:`\hat\eta` is used but never defined (it is the line above); its
-  citation (arXiv 2503.07067) is wrong: 2510.05491.
-* The official code (zichongli5/NorMuon ``normuon.py``) differs from the paper's Algorithm 1:
-  Nesterov mix :math:`U_t = (1-\beta_1)G_t + \beta_1 M_t` before NS (``nesterov=True``), and
-  instead of :math:`\hat\eta` it rescales :math:`\bar O_t` back to the Frobenius norm of
-  :math:`O_t` and multiplies by Muon's :math:`\sqrt{\max(1, \text{rows}/\text{cols})}`, stepping
-  with the plain lr (``update_scale="preserve_norm"``). pytorch-optimizer's ``NorMuon`` has both
-  (``update_scale="match_rms"`` / ``"preserve_norm"``).
+Other differences met: the cheat sheet's :math:`\hat\eta` is used but never defined (it is the
+line above); its citation (arXiv 2503.07067) is wrong: 2510.05491. microsoft/dion's NorMuon
+variants differ again (eps 1e-8; one reduces over the shorter axis and bias-corrects v): not
+settings here.
 
 ========  ====================  ==========================================
 symbol    argument              default
@@ -85,21 +94,34 @@ def row_mean_square(o):
     return rounded(xp.mean(wide * wide, axis=1, keepdims=True), o)
 
 
+def row_normalized(o, r, *, beta2, eps, update_scale):
+    """The lines after NS: the row second moment ``r`` updated from ``o``, ``o`` divided by its
+    root row by row, and scaled as ``update_scale`` says (without the lr): ``(step, r)``."""
+    xp = array_namespace(o)
+    r = beta2 * r + (1 - beta2) * row_mean_square(o)
+    o_bar = o / (xp.sqrt(r) + eps)
+    if update_scale == "match_rms":
+        step = 0.2 * math.sqrt(o.shape[0] * o.shape[1]) / (frobenius(o_bar) + eps) * o_bar
+    else:  # the official code: keep Muon's norm and shape factor
+        step = frobenius(o) / (frobenius(o_bar) + eps) * o_bar * shape_factor(o.shape)
+    return step, r
+
+
 def _update(w, g, m, r, *, t, lr, beta1, beta2, weight_decay, eps, ns_eps, nesterov, update_scale,
             ns_steps, ns_coefficients):
-    xp = array_namespace(w)
     g, m, r = c_order(g), c_order(m), c_order(r)  # results independent of memory layout (c_order)
     m = beta1 * m + (1 - beta1) * g
     u = (1 - beta1) * g + beta1 * m if nesterov else m
     o = newton_schulz(u, ns_steps, ns_coefficients, ns_eps)
-    r = beta2 * r + (1 - beta2) * row_mean_square(o)
-    o_bar = o / (xp.sqrt(r) + eps)
-    if update_scale == "match_rms":
-        step = 0.2 * math.sqrt(w.shape[0] * w.shape[1]) / (frobenius(o_bar) + eps) * o_bar
-    else:  # the official code: keep Muon's norm and shape factor
-        step = frobenius(o) / (frobenius(o_bar) + eps) * o_bar * shape_factor(w.shape)
+    step, r = row_normalized(o, r, beta2=beta2, eps=eps, update_scale=update_scale)
     w = w - lr * weight_decay * w - lr * step
     return w, m, r
+
+
+# The paper's Algorithm 1 (the defaults) and the official code (zichongli5/NorMuon normuon.py,
+# and pytorch-optimizer's NorMuon defaults) as settings: refopt.normuon(**FORMS["official"]).
+FORMS = {"paper": dict(nesterov=False, update_scale="match_rms"),
+         "official": dict(lr=0.02, nesterov=True, update_scale="preserve_norm")}
 
 
 def _init(w):
