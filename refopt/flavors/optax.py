@@ -39,8 +39,8 @@ from .optax_schedules import scheduled
 from .torch import decoupled, negated
 
 PREFIX = "optax."
-__all__ = ["sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "nadam", "amsgrad", "adamax",
-           "radam", "yogi", "adabelief", "adafactor", "lars", "lamb", "lion", "adan", "contrib",
+__all__ = ["sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "nadam", "nadamw", "amsgrad", "adamax",
+           "adamaxw", "radam", "yogi", "adabelief", "adafactor", "lars", "lamb", "lion", "adan", "contrib",
            "framework"]
 
 
@@ -140,6 +140,13 @@ def nadam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None
 
 
 @scheduled
+def nadamw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None, weight_decay=1e-4, mask=None,
+           *, nesterov=True):
+    """``optax.nadamw``: ``adamw(nesterov=True)``."""
+    return adamw(learning_rate, b1, b2, eps, eps_root, mu_dtype, weight_decay, mask, nesterov=nesterov)
+
+
+@scheduled
 def amsgrad(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None, bias_correction_mu=True,
             bias_correction_nu=True):
     """``optax.amsgrad``: ``optax_rules.amsgrad_update``, the max of the bias-corrected second
@@ -162,6 +169,15 @@ def amsgrad(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=No
 def adamax(learning_rate, b1=0.9, b2=0.999, eps=1e-8):
     """``optax.adamax``: ``refopt.adamax`` with eps inside the max, ``max(|g| + eps, b2*u)``."""
     return refopt.adamax(lr=learning_rate, beta1=b1, beta2=b2, eps=eps)
+
+
+@scheduled
+def adamaxw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, weight_decay=1e-4, mask=None):
+    """``optax.adamaxw``: optax's ``-lr (u + weight_decay w)`` with AdaMax's ``u``, as
+    ``w (1 - lr weight_decay)`` then ``adamax``'s step (which does not read w)."""
+    default_only(mask=(mask, None))
+    lr = learning_rate if callable(learning_rate) else number("learning_rate", learning_rate, NONNEGATIVE)
+    return decoupled(adamax(lr, b1, b2, eps), lr, number("weight_decay", weight_decay, NONNEGATIVE))
 
 
 @scheduled
