@@ -86,9 +86,10 @@ def LARS(lr=1e-3, weight_decay=0.0, momentum=0.9, dampening=0.0, trust_coefficie
 
 
 def Shampoo(lr=1e-3, momentum=0.0, weight_decay=0.0, weight_decouple=False, fixed_decay=False,
-            preconditioning_compute_steps=1, matrix_eps=1e-6, maximize=False, **kwargs):
+            preconditioning_compute_steps=1, matrix_eps=1e-6, maximize=False, foreach=None, **kwargs):
     """``pytorch_optimizer.Shampoo``: ``refopt.shampoo(eps=matrix_eps)`` (statistics start at
-    ``matrix_eps * I``; inverse roots by SVD there, by eigh here: equal up to conditioning)."""
+    ``matrix_eps * I``; inverse roots by SVD there, by eigh here: equal up to conditioning).
+    ``foreach`` is accepted and not taken, as there (it has no batched path)."""
     no_extras("Shampoo", kwargs)
     if number("momentum", momentum, UNIT):
         refuse("Shampoo", f"momentum={momentum!r}",
