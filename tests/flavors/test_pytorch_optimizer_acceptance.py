@@ -93,7 +93,8 @@ def outcome(config):
         return "unsupported", named[0]
     rng = np.random.default_rng(0)
     params = {k: rng.standard_normal(s) for k, s in P.SHAPES.get(name, SHAPES).items()}
-    report = compare(ours, P.framework(name, **kw), params, mixed_gradients(params, STEPS, seed=1), rtol=1e-10)
+    grads = mixed_gradients(params, STEPS, seed=1)
+    report = compare(ours, P.framework(name, **kw), params, grads, rtol=1e-10)
     return ("match", report.max_update_rel) if report.ok else ("mismatch", str(report))
 
 
