@@ -1,10 +1,14 @@
 r"""pytorch-optimizer's Muon family as refopt optimizers: ``Muon``, ``NorMuon`` and ``MARS``
 (``mars_type="shampoo"``), over 2-D leaves in one ``use_muon=True`` group.
 
-pytorch-optimizer runs their Newton-Schulz in bfloat16 whatever the params' dtype; these
-constructors run it in the params' dtype (``refopt.flavors.pytorch_optimizer.RTOL`` gives the
-measured gap). The conventions shared with the other flavors are in
-``refopt.flavors.pytorch_optimizer``, which re-exports these.
+pytorch-optimizer runs their Newton-Schulz in bfloat16 whatever the params' dtype, and so do
+these constructors by default (``newton_schulz_dtype="bfloat16"``, through
+``refopt.flavors.bfloat16``); ``"float64"`` runs it in the params' dtype: Muon through
+``refopt.flavors.torch.Muon``, NorMuon through ``refopt.normuon``, MARS through ``refopt.mars_m``.
+NorMuon and MARS in bfloat16 have their own rules below (``normuon_update``, ``mars_update``): the
+lines of the float64 rules with the framework's Newton-Schulz, checked equal to those rules when
+it is run in float64 (tests/flavors/test_bfloat16_muon.py). The conventions shared with the other
+flavors are in ``refopt.flavors.pytorch_optimizer``, which re-exports these.
 """
 from __future__ import annotations
 
@@ -12,9 +16,12 @@ import math
 
 import refopt
 
-from ..core import NONNEGATIVE, number
-from ..rules.muon import flag
-from . import torch_muon
+from ..backend import array_namespace, zeros_like
+from ..core import NONNEGATIVE, UNIT, number, rule
+from ..rules.mars_m import MarsMState, clip_to_unit_norm
+from ..rules.muon import NS_COEFFICIENTS, choice, flag, frobenius, matrix_check, ns_settings, shape_factor
+from ..rules.normuon import NorMuonState, row_mean_square
+from . import bfloat16, torch_muon
 from .pytorch_optimizer_rules import by_ndim, finish, ns_coefficients, no_extras, refuse
 from .torch import _betas, decoupled, negated
 
@@ -26,10 +33,10 @@ __all__ = ["Muon", "NorMuon", "MARS"]
 def Muon(lr=2e-2, momentum=0.95, weight_decay=0.0, weight_decouple=True, nesterov=True, ns_steps=5,
          ns_coeffs="original", use_adjusted_lr=False, adamw_lr=3e-4, adamw_betas=(0.9, 0.95), adamw_wd=0.0,
          adamw_eps=1e-10, maximize=False, foreach=None, ns_method="newton_schulz", ns_reset_steps=(2,),
-         **kwargs):
+         newton_schulz_dtype="bfloat16", **kwargs):
     """``pytorch_optimizer.Muon`` over one ``use_muon=True`` group: ``refopt.flavors.torch.Muon``
     (NS input over ``max(norm, 1e-7)``, decay with the unadjusted lr), ``use_adjusted_lr`` is
-    torch's ``adjust_lr_fn="match_rms_adamw"``. NS in the params' dtype (theirs: bfloat16). The
+    torch's ``adjust_lr_fn="match_rms_adamw"``, NS in ``newton_schulz_dtype`` (theirs: bfloat16). The
     ``adamw_*`` arguments configure ``use_muon=False`` groups, which are not built: no effect."""
     no_extras("Muon", kwargs, reads=("cautious",))
     if ns_method != "newton_schulz":
@@ -38,7 +45,7 @@ def Muon(lr=2e-2, momentum=0.95, weight_decay=0.0, weight_decouple=True, nestero
     decouple = flag("weight_decouple", weight_decouple)
     opt = torch_muon.Muon(lr=lr, weight_decay=weight_decay if decouple else 0.0, momentum=momentum,
                             nesterov=nesterov, ns_coefficients=ns_coefficients("Muon", ns_coeffs), eps=1e-7,
-                            ns_steps=ns_steps,
+                            ns_steps=ns_steps, newton_schulz_dtype=newton_schulz_dtype,
                             adjust_lr_fn="match_rms_adamw" if flag("use_adjusted_lr", use_adjusted_lr) else None)
     return finish(opt, lr, 0.0 if decouple else weight_decay, False, False, maximize)
 
@@ -46,16 +53,20 @@ def Muon(lr=2e-2, momentum=0.95, weight_decay=0.0, weight_decouple=True, nestero
 def NorMuon(lr=2e-2, momentum=0.95, beta2=0.95, weight_decay=0.0, weight_decouple=True, nesterov=True,
             ns_steps=5, ns_coeffs="original", update_scale="preserve_norm", use_adjusted_lr=False,
             adamw_lr=3e-4, adamw_betas=(0.9, 0.95), adamw_wd=0.0, adamw_eps=1e-10, eps=1e-10, maximize=False,
-            foreach=None, **kwargs):
-    """``pytorch_optimizer.NorMuon`` over one ``use_muon=True`` group: ``refopt.normuon`` with
-    ``ns_eps=0``. Theirs divides the NS input by ``max(norm, 1e-7)``: the same unless the momentum
-    is (nearly) 0, where this gives 0/0. NS in the params' dtype (theirs: bfloat16)."""
+            foreach=None, newton_schulz_dtype="bfloat16", **kwargs):
+    """``pytorch_optimizer.NorMuon`` over one ``use_muon=True`` group. In bfloat16 (theirs)
+    ``normuon_update``; in float64 ``refopt.normuon`` with ``ns_eps=0``, where theirs divides the NS
+    input by ``max(norm, 1e-7)``: the same unless the momentum is (nearly) 0, where this gives 0/0."""
     no_extras("NorMuon", kwargs)
     if flag("use_adjusted_lr", use_adjusted_lr) and update_scale == "preserve_norm":
         refuse("NorMuon", "use_adjusted_lr=True with update_scale='preserve_norm'",
                 "Moonlight's scale on a norm-preserving NorMuon step")
     lr = number("lr", lr, NONNEGATIVE)
     decouple = flag("weight_decouple", weight_decouple)
+    if choice("newton_schulz_dtype", newton_schulz_dtype, bfloat16.DTYPES) == "bfloat16":
+        opt = _normuon_bfloat16(lr, momentum, beta2, eps, nesterov, update_scale, ns_steps,
+                                ns_coefficients("NorMuon", ns_coeffs))
+        return finish(opt, lr, weight_decay, decouple, False, maximize)
     opt = refopt.normuon(lr=lr, beta1=momentum, beta2=beta2, weight_decay=weight_decay if decouple else 0.0,
                          eps=eps, ns_eps=0.0, nesterov=nesterov, update_scale=update_scale, ns_steps=ns_steps,
                          ns_coefficients=ns_coefficients("NorMuon", ns_coeffs))
@@ -64,13 +75,14 @@ def NorMuon(lr=2e-2, momentum=0.95, beta2=0.95, weight_decay=0.0, weight_decoupl
 
 def MARS(lr=3e-3, betas=(0.95, 0.99), gamma=0.025, mars_type="adamw", optimize_1d=False, lr_1d=3e-3,
          betas_1d=(0.9, 0.95), weight_decay=0.0, weight_decay_1d=1e-1, weight_decouple=True, fixed_decay=False,
-         ams_bound=False, cautious=False, eps=1e-8, maximize=False, foreach=None, **kwargs):
+         ams_bound=False, cautious=False, eps=1e-8, maximize=False, foreach=None, newton_schulz_dtype="bfloat16",
+         **kwargs):
     r"""``pytorch_optimizer.MARS(mars_type="shampoo")``: on 2-D leaves ``refopt.mars_m`` with Muon's
     shape factor (``adjust_lr="original"``) and NS eps 0 (theirs: ``max(norm, eps)`` of
     :math:`M/(1-\beta_1)`, the same unless that is below eps); on leaves of ndim < 2
     ``refopt.adamw`` with ``lr_1d``, ``betas_1d``, ``weight_decay_1d`` and eps
     :math:`\epsilon/\sqrt{1-\beta_2^t}` (theirs is added before the correction). Only
-    ``betas[0]`` enters the 2-D rule. NS in the params' dtype (theirs: bfloat16)."""
+    ``betas[0]`` enters the 2-D rule. NS in bfloat16 as theirs (``mars_update``) or in float64."""
     no_extras("MARS", kwargs)
     if mars_type != "shampoo":
         refuse("MARS", f"mars_type={mars_type!r}", "refopt has MARS-M only: pass mars_type='shampoo'")
@@ -89,9 +101,60 @@ def MARS(lr=3e-3, betas=(0.95, 0.99), gamma=0.025, mars_type="adamw", optimize_1
     b1d, b2d = _betas(betas_1d)
     eps = number("eps", eps, NONNEGATIVE)
     fixed = flag("fixed_decay", fixed_decay)
-    matrices = decoupled(refopt.mars_m(lr=lr, beta1=b1, gamma=gamma, weight_decay=0.0, eps=0.0,
-                                       adjust_lr="original"), 1.0 if fixed else lr, wd)
+    if choice("newton_schulz_dtype", newton_schulz_dtype, bfloat16.DTYPES) == "bfloat16":
+        matrices = _mars_bfloat16(lr, b1, gamma, eps)
+    else:
+        matrices = refopt.mars_m(lr=lr, beta1=b1, gamma=gamma, weight_decay=0.0, eps=0.0, adjust_lr="original")
+    matrices = decoupled(matrices, 1.0 if fixed else lr, wd)
     others = refopt.adamw(lr=lr_1d, beta1=b1d, beta2=b2d, eps=lambda t: eps / math.sqrt(1 - b2d**t),
                           weight_decay=wd_1d if fixed else lr_1d * wd_1d)
     opt = by_ndim(matrices, others)
     return negated(opt) if flag("maximize", maximize) else opt
+
+
+# --- NorMuon and MARS with the framework's bfloat16 Newton-Schulz ----------------------------
+
+def normuon_update(w, g, m, r, *, t, lr, beta1, beta2, eps, nesterov, update_scale, ns_steps,
+                   ns_coefficients, newton_schulz_dtype):
+    """``refopt.normuon``'s lines (decay outside, in ``finish``) with pytorch-optimizer's
+    Newton-Schulz: ``max(norm, 1e-7)``, in ``newton_schulz_dtype``, the result back in w's dtype."""
+    xp = array_namespace(w)
+    m = beta1 * m + (1 - beta1) * g
+    u = (1 - beta1) * g + beta1 * m if nesterov else m
+    o = torch_muon.orthogonalize(u, ns_steps, ns_coefficients, 1e-7, newton_schulz_dtype)
+    r = beta2 * r + (1 - beta2) * row_mean_square(o)
+    o_bar = o / (xp.sqrt(r) + eps)
+    if update_scale == "match_rms":
+        step = 0.2 * math.sqrt(w.shape[0] * w.shape[1]) / (frobenius(o_bar) + eps) * o_bar
+    else:
+        step = frobenius(o) / (frobenius(o_bar) + eps) * o_bar * shape_factor(w.shape)
+    return w - lr * step, m, r
+
+
+def _normuon_bfloat16(lr, beta1, beta2, eps, nesterov, update_scale, ns_steps, coefficients,
+                      newton_schulz_dtype="bfloat16"):
+    hyper = {"lr": (lr, NONNEGATIVE), "beta1": (beta1, UNIT), "beta2": (beta2, UNIT), "eps": (eps, NONNEGATIVE),
+             "nesterov": (flag("nesterov", nesterov), None),
+             "update_scale": (choice("update_scale", update_scale, ("match_rms", "preserve_norm")), None),
+             "ns_steps": (ns_steps, None), "ns_coefficients": (ns_settings(ns_steps, coefficients), None),
+             "newton_schulz_dtype": (newton_schulz_dtype, None)}
+    return rule("pytorch_optimizer.NorMuon", NorMuonState, lambda w: (zeros_like(w), zeros_like(w[:, :1])),
+                normuon_update, hyper, check=matrix_check("pytorch_optimizer.NorMuon"))
+
+
+def mars_update(w, g, m, g_prev, *, t, lr, beta1, gamma, eps, newton_schulz_dtype):
+    """``refopt.mars_m``'s lines (``adjust_lr="original"``, decay outside) with pytorch-optimizer's
+    Newton-Schulz of M / (1 - beta1) (``max(norm, eps)``) and its shape factor applied in bfloat16."""
+    c = g + gamma * (beta1 / (1 - beta1)) * (g - g_prev)
+    m = beta1 * m + (1 - beta1) * clip_to_unit_norm(c)
+    o = torch_muon.orthogonalize(m / (1 - beta1), 5, NS_COEFFICIENTS, eps, newton_schulz_dtype)
+    factor = shape_factor(w.shape)
+    o = bfloat16.scaled(o, factor) if newton_schulz_dtype == "bfloat16" else o * factor
+    return w - lr * o, m, array_namespace(g).asarray(g, copy=True)
+
+
+def _mars_bfloat16(lr, beta1, gamma, eps, newton_schulz_dtype="bfloat16"):
+    hyper = {"lr": (lr, NONNEGATIVE), "beta1": (beta1, UNIT), "gamma": (gamma, NONNEGATIVE),
+             "eps": (eps, NONNEGATIVE), "newton_schulz_dtype": (newton_schulz_dtype, None)}
+    return rule("pytorch_optimizer.MARS", MarsMState, lambda w: (zeros_like(w), zeros_like(w)), mars_update,
+                hyper, check=matrix_check("pytorch_optimizer.MARS"))
