@@ -182,13 +182,17 @@ def NAdam(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=
     rounded each step, and the update differs from the float64 one by a measured 7e-9 to 2.4e-8
     relative over 50 mixed steps (tests/flavors/test_torch.py); refopt rounds it as torch does.
     ``differentiable=True`` also divides by float32 ``1 - mu_product`` (``nadam_update``)."""
-    path = _path("NAdam", impl)
+    path, scalar_dtype = _path("NAdam", impl), resolve_scalar_dtype(scalar_dtype)
+    if scalar_dtype == "float32" and any(hasattr(b, "item") for b in betas):
+        # a tensor beta1 makes mu a 0-d float64 tensor: torch rounds mu_product * mu once, not twice
+        raise ValueError("betas as tensors are not supported with a float32 scalar_dtype: torch's "
+                         "mu_product then rounds differently (not modelled); pass floats")
     beta1, beta2 = _betas(betas, False)
     lr = _lr(lr, path == "foreach")
     opt = rule("torch.NAdam", TorchNAdamState, lambda w: (zeros_like(w), zeros_like(w)), nadam_update,
                {"lr": (lr, NONNEGATIVE), "beta1": (beta1, UNIT), "beta2": (beta2, UNIT),
                 "eps": (eps, NONNEGATIVE), "momentum_decay": (momentum_decay, NONNEGATIVE),
-                "scalar_dtype": (resolve_scalar_dtype(scalar_dtype), None),
+                "scalar_dtype": (scalar_dtype, None),
                 "differentiable": (path == "differentiable", None)})
     return _finish(opt, lr, weight_decay, maximize, flag("decoupled_weight_decay", decoupled_weight_decay))
 

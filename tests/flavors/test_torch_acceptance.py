@@ -14,7 +14,6 @@ differentiable Adam/AdamW in float32 (``torch_acceptance_cases.RTOL_FLOAT32_SQRT
 from collections import Counter
 
 import pytest
-import torch
 
 from . import torch_acceptance_cases as C
 
@@ -24,13 +23,8 @@ OPTIMIZERS = sorted({case.optimizer for case in C.cases()})
 @pytest.fixture(params=["as is", "float64"])
 def default_dtype(request):
     """torch's default dtype for the test: left as it is, or float64; restored after."""
-    old = torch.get_default_dtype()
-    if request.param == "float64":
-        torch.set_default_dtype(torch.float64)
-    try:
-        yield str(torch.get_default_dtype())
-    finally:
-        torch.set_default_dtype(old)
+    with C.default_dtype(request.param) as dtype:
+        yield dtype
 
 
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -33,6 +34,18 @@ RTOL_FLOAT32_SQRT = 1e-6
 NO_FLAVOR = ("ASGD", "Rprop", "SparseAdam", "LBFGS")  # catalogue issue
 NOT_HERE = ("Muon",)  # its bfloat16 Newton-Schulz is checked in its own tests
 LOSS = 1.0  # a constant loss: ReduceLROnPlateau cuts the lr after `patience` epochs
+
+
+@contextmanager
+def default_dtype(which: str):
+    """torch's default dtype ``"as is"`` or ``"float64"`` inside; restored exactly after."""
+    old = torch.get_default_dtype()
+    if which == "float64":
+        torch.set_default_dtype(torch.float64)
+    try:
+        yield str(torch.get_default_dtype())
+    finally:
+        torch.set_default_dtype(old)
 
 
 class Case(NamedTuple):
