@@ -1,15 +1,18 @@
 """keras's own update rules, where its algorithm is not a canonical rule with knobs set: AdaMax
-with eps after the max, and the velocity keras keeps for momentum (the lr inside it), which
-differs from the rules' form once the lr changes. Used by ``refopt.flavors.keras``."""
+with eps after the max, the velocity keras keeps for momentum (the lr inside it), which
+differs from the rules' form once the lr changes, and Adafactor with keras's float32 means.
+Used by ``refopt.flavors.keras``."""
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 from .. import tree
-from ..backend import array_namespace, zeros_like
+from ..backend import accumulator, array_namespace, finfo, zeros_like
 from ..core import Optimizer
 
-__all__ = ["AdamaxState", "adamax_update", "velocity"]
+__all__ = ["AdamaxState", "adamax_update", "velocity", "KerasAdafactorState", "adafactor_init",
+           "adafactor_update"]
 
 
 class AdamaxState(NamedTuple):
@@ -51,3 +54,64 @@ def velocity(opt: Optimizer, momentum: float, nesterov: bool = False) -> Optimiz
 
     return Optimizer(f"{opt.name}+keras-velocity", init, step, {**opt.hyperparams, "momentum": momentum},
                      opt.bounds)
+
+
+# --- Adafactor, with keras's means -----------------------------------------------------------
+
+class KerasAdafactorState(NamedTuple):
+    t: int
+    v: object  # per leaf: (r, c), the row and column means of G^2 + eps1, for rank >= 2; else V itself
+
+
+def _mean(xp, x, axis, mean_dtype, keepdims=False):
+    """keras 3.15.1's JAX ``ops.mean``: computed in ``result_type(x.dtype, "float32")``, which keras
+    makes float32 even for float64 input, then cast back (``mean_dtype="float32"``); None: in x's
+    own dtype, as the formula reads."""
+    if mean_dtype is None or finfo(x).bits <= 32:
+        return xp.astype(xp.mean(accumulator(x), axis=axis, keepdims=keepdims), x.dtype)
+    return xp.astype(xp.mean(xp.astype(x, xp.float32), axis=axis, keepdims=keepdims), x.dtype)
+
+
+def _rms(xp, x, mean_dtype):
+    flat = xp.reshape(x, (-1,))
+    return xp.sqrt(_mean(xp, flat * flat, None, mean_dtype))
+
+
+def adafactor_init(w):
+    xp = array_namespace(w)
+    if w.ndim >= 2:  # zeros reduced away along an axis: right shape, dtype and device
+        return ((xp.sum(zeros_like(w), axis=-1), xp.sum(zeros_like(w), axis=-2)),)
+    return (zeros_like(w),)
+
+
+def adafactor_update(w, g, v, *, t, lr, eps1, eps2, d, decay, mean_dtype):
+    r"""Keras's Adafactor (``keras/src/optimizers/adafactor.py``), Shazeer & Stern (2018) with
+    row and column *means* (the same :math:`\hat V` as the paper's sums, other roundings):
+
+    .. math::
+
+        \hat\beta_{2t} = 1 - t^{-c},\quad \alpha_t = \max(\epsilon_2, \mathrm{RMS}(w))\min(\eta, t^{-1/2}),
+        \quad r_t = \hat\beta_{2t} r_{t-1} + (1-\hat\beta_{2t})\,\mathrm{mean}_{-1}(G^2 + \epsilon_1),
+        \quad c_t \text{ likewise over axis } -2 \\
+        \hat V_t = \frac{r_t}{\mathrm{mean}(r_t)} c_t^\top,\quad U_t = G/\sqrt{\hat V_t},\quad
+        w_t = w_{t-1} - \alpha_t\, U_t / \max(1, \mathrm{RMS}(U_t)/d)
+
+    A vector keeps :math:`\hat V` whole. Every mean (RMS included) is taken as ``_mean`` does.
+    """
+    xp = array_namespace(w)
+    beta2_t = 1 - t ** (-decay)
+    rho_t = min(lr, 1 / math.sqrt(t))
+    alpha_t = xp.maximum(_rms(xp, w, mean_dtype), xp.full((), eps2, dtype=w.dtype)) * rho_t
+    g2 = g * g + eps1
+    if isinstance(v, tuple):
+        r, c = v
+        r = beta2_t * r + (1 - beta2_t) * _mean(xp, g2, -1, mean_dtype)
+        c = beta2_t * c + (1 - beta2_t) * _mean(xp, g2, -2, mean_dtype)
+        row = r / _mean(xp, r, -1, mean_dtype, keepdims=True)
+        V = xp.expand_dims(row, axis=-1) * xp.expand_dims(c, axis=-2)
+        v = (r, c)
+    else:
+        V = v = beta2_t * v + (1 - beta2_t) * g2
+    U = g / xp.sqrt(V)
+    U_hat = U / xp.maximum(xp.ones((), dtype=w.dtype), _rms(xp, U, mean_dtype) / d)
+    return w - alpha_t * U_hat, v

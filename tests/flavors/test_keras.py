@@ -1,22 +1,23 @@
 """Every keras flavor against the installed ``keras.optimizers`` class it is named after.
 
-keras 3.15.1 on the JAX backend with x64 and floatx float64 (the adapter sets these for its
-own calls only: ``refopt.oracle.adapters``), stepped by its jitted ``stateless_apply``. As in
-``test_torch.py``: 25 steps of ``refopt.oracle.mixed_gradients`` (dense, mostly-zero and
-spiking steps) in float64 from the same params, and the update of every step must agree to
-1e-10 relative. Measured worst 2.5e-12 (AdamW at its defaults: the update is Adam's step
-plus the small decay lr*wd*w, which keras rounds as w - w*wd*lr), the rest at 3e-13 or below
-(Adafactor 1e-14 with keras's float64 means, see ``float64_mean``), so 1e-10 leaves room for
-platform rounding and XLA fusion while a convention slip (the paper's eps for eps-hat, eps
-inside AdaMax's max) parts far above it (``test_perturbations_are_caught``). Every non-default flag (nesterov,
-centered, amsgrad, weight_decay, momentum, initial_accumulator_value, relative_step) appears
-in at least one case.
+keras 3.15.1 on the JAX backend with x64 (in this thread only), built at keras's floatx as a
+user has it (float32 unless set) and at float64 (``flavor.framework(..., floatx=...)``), stepped
+by its jitted ``stateless_apply``; the flavor is built with the same ``floatx``, which rounds a
+constant lr as keras's lr variable holds it. As in ``test_torch.py``: 25 steps of
+``refopt.oracle.mixed_gradients`` (dense, mostly-zero and spiking steps) in float64 from the same
+params, and the update of every step must agree to 1e-10 relative. Measured worst 2.5e-12 (AdamW
+at its defaults: the update is Adam's step plus the small decay lr*wd*w, which keras rounds as
+w - w*wd*lr), the rest at 5e-13 or below, so 1e-10 leaves room for platform rounding and XLA
+fusion while a convention slip (the paper's eps for eps-hat, eps inside AdaMax's max, a float64
+lr where keras holds a float32 one) parts far above it. Adafactor: keras's means are float32
+(see ``test_keras_mean_of_float64_is_float32_accurate``), agreed to float32 rounding
+(``flavor.RTOL``). Every non-default flag (nesterov, centered, amsgrad, weight_decay, momentum,
+initial_accumulator_value, relative_step) and every base-optimizer option appears in a case.
 """
-import os
-
 import numpy as np
 import pytest
 
+import refopt
 from refopt import flavors
 from refopt.flavors import keras as flavor
 from refopt.oracle import compare, mixed_gradients
@@ -60,55 +61,33 @@ CASES = [
 PARAMS = {"w": (5, 4), "b": (4,), "k": (2, 3, 3)}
 
 
-def _run(name, kwargs, rtol=RTOL):
+def _problem(steps=STEPS):
     rng = np.random.default_rng(0)
     params = {k: rng.standard_normal(s) for k, s in PARAMS.items()}
-    grads = mixed_gradients(params, STEPS, seed=1)
+    return params, mixed_gradients(params, steps, seed=1)
+
+
+def _run(name, kwargs, rtol=RTOL, steps=STEPS):
+    params, grads = _problem(steps)
     ours = flavors.attr_of(flavor, name)(**kwargs)
     return compare(ours, flavor.framework(name, **kwargs), params, grads, rtol=rtol)
 
 
-@pytest.fixture
-def float64_mean(monkeypatch):
-    """keras 3.15.1's JAX ``ops.mean`` accumulates in ``result_type(x.dtype, "float32")``,
-    which Keras's promotion makes float32 even for float64 input (see
-    ``test_keras_mean_of_float64_is_float32_accurate``; keras-team/keras#23223 reports the
-    same 32-bit demotion by keras's ``result_type`` for other ops): Adafactor's row/column
-    means and RMS then carry float32 rounding. Patched to the input's dtype, Keras's Adafactor
-    is compared in float64 like the rest; unpatched it is compared at float32's level below."""
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    import jax.numpy as jnp
-    import keras.src.backend.jax.numpy as knp
-    original = knp.mean
-
-    def mean(x, axis=None, keepdims=False):
-        x = knp.convert_to_tensor(x)
-        if x.dtype == jnp.float64:
-            return jnp.mean(x, axis=axis, keepdims=keepdims)
-        return original(x, axis=axis, keepdims=keepdims)
-
-    monkeypatch.setattr(knp, "mean", mean)
+FLOATX = ["float32", "float64"]
 
 
+@pytest.mark.parametrize("floatx", FLOATX)
 @pytest.mark.parametrize("name,kwargs", CASES, ids=[f"{n}-{sorted(k)}" for n, k in CASES])
-def test_flavor_matches_keras(name, kwargs, float64_mean):
-    # only Adafactor calls ops.mean; the patch is a no-op for the others
-    report = _run(name, kwargs)
+def test_flavor_matches_keras(name, kwargs, floatx):
+    report = _run(name, {**kwargs, "floatx": floatx}, rtol=flavor.RTOL.get(name, RTOL))
     assert report.ok, str(report)
-
-
-def test_adafactor_matches_unpatched_keras_to_float32_rounding():
-    # measured worst 1.35e-7 (float32's unit roundoff is 6e-8, and the means enter V-hat
-    # through a product and a quotient, and the RMS of w and of U); 1e-6 bounds that
-    for kwargs in (CASES[-2][1], CASES[-1][1]):
-        report = _run("Adafactor", kwargs, rtol=1e-6)
-        assert report.ok, str(report)
-        assert report.max_update_rel > 1e-9  # the float32 accumulation is really there
+    if name == "Adafactor":  # keras's float32 means are really there
+        assert report.max_update_rel > 1e-9
 
 
 def test_keras_mean_of_float64_is_float32_accurate():
-    # the fact the patch above works around; if keras fixes it, this fails and the
-    # unpatched Adafactor comparison can move to 1e-10
+    # the fact the Adafactor flavor's mean_dtype models; if keras fixes it, this fails and the
+    # flavor's default (and flavor.RTOL) should follow
     import jax
     keras = keras_on_jax()
     x = np.random.default_rng(3).standard_normal(1000)
@@ -130,9 +109,75 @@ def test_perturbations_are_caught(name):
     assert report.max_update_rel > 1e-8, str(report)
 
 
+# keras's base-optimizer options: clipping, EMA, accumulation, loss scaling, each alone and
+# combined in keras's order (accumulate, then clip the mean, then decay and step, then the EMA)
+BASE = [
+    ("SGD", {"learning_rate": 0.05, "momentum": 0.9, "clipnorm": 1.0}),
+    ("Adam", {"learning_rate": 1e-2, "global_clipnorm": 2.0}),
+    ("RMSprop", {"learning_rate": 1e-2, "clipvalue": 0.3, "weight_decay": 0.01}),
+    ("Adam", {"learning_rate": 1e-2, "use_ema": True}),
+    ("SGD", {"learning_rate": 0.05, "use_ema": True, "ema_momentum": 0.5, "ema_overwrite_frequency": 3}),
+    ("Adam", {"learning_rate": 1e-2, "gradient_accumulation_steps": 3}),
+    ("AdamW", {"learning_rate": 1e-2, "gradient_accumulation_steps": 2, "clipnorm": 0.5}),
+    ("Nadam", {"learning_rate": 1e-2, "gradient_accumulation_steps": 2, "use_ema": True,
+               "ema_momentum": 0.9}),
+    ("Adamax", {"learning_rate": 1e-2, "loss_scale_factor": 128.0, "global_clipnorm": 1.0}),
+    ("Lamb", {"learning_rate": 1e-2, "clipnorm": 0.0}),  # <= 0: no clipping, as keras
+]
+
+
+@pytest.mark.parametrize("name,kwargs", BASE, ids=[f"{n}-{sorted(k)}" for n, k in BASE])
+def test_base_optimizer_options_match_keras(name, kwargs):
+    report = _run(name, kwargs, steps=24)
+    assert report.ok, str(report)
+
+
+def test_accumulation_with_a_schedule_calls_it_at_the_micro_step():
+    # keras's LearningRateSchedule sees _iterations (micro-steps), its bias correction
+    # iterations // k (real steps): both as keras, to 1e-10
+    # (floatx float64: keras's float32 schedule arithmetic is test_keras_schedules.py's subject)
+    keras = keras_on_jax()
+    old = keras.config.floatx()
+    keras.config.set_floatx("float64")
+    try:
+        sched = keras.optimizers.schedules.ExponentialDecay(1e-2, decay_steps=2, decay_rate=0.5)
+        report = _run("Adam", {"learning_rate": sched, "gradient_accumulation_steps": 3}, steps=24)
+    finally:
+        keras.config.set_floatx(old)
+    assert report.ok, str(report)
+    # the micro-step count matters: the same schedule at the real-step count is far off
+    real_step_lr = flavor.Adam(learning_rate=lambda j: 1e-2 * 0.5 ** ((j - 1) / 2), floatx="float64")
+    wrong = refopt.accumulate(real_step_lr, 3)
+    right = flavor.Adam(learning_rate=sched, gradient_accumulation_steps=3, floatx="float64")
+    assert not compare(wrong, right, *_problem(24), rtol=1e-3).ok
+
+
+def test_float32_floatx_rounds_the_learning_rate():
+    assert flavor.SGD(learning_rate=1e-3, floatx="float32").hyperparams["lr"] == float(np.float32(1e-3))
+    assert flavor.SGD(learning_rate=1e-3, floatx="float64").hyperparams["lr"] == 1e-3
+    # and a float64 lr against keras's float32 variable parts beyond 1e-10 (2e-8 for 1e-3)
+    rng = np.random.default_rng(0)
+    params = {k: rng.standard_normal(s) for k, s in PARAMS.items()}
+    report = compare(flavor.Adam(floatx="float64"), flavor.framework("Adam", floatx="float32"), params,
+                     mixed_gradients(params, 5, seed=1), rtol=RTOL)
+    assert 1e-9 < report.max_update_rel < 1e-7, str(report)
+
+
 def test_unsupported_keras_settings_name_themselves():
-    with pytest.raises(ValueError, match="clipnorm"):
-        flavor.Adam(clipnorm=1.0)
+    with pytest.raises(ValueError, match="ema_overwrite_frequency"):
+        flavor.Adam(use_ema=True, ema_overwrite_frequency=2, gradient_accumulation_steps=2)
+    with pytest.raises(ValueError, match="only one of clipnorm"):
+        flavor.Adam(clipnorm=1.0, clipvalue=1.0)
+    with pytest.raises(ValueError, match="gradient_accumulation_steps"):
+        flavor.Adam(gradient_accumulation_steps=1)
+    with pytest.raises(ValueError, match="ema_momentum"):
+        flavor.Adam(use_ema=True, ema_momentum=1.5)
+    with pytest.raises(ValueError, match="floatx"):
+        flavor.Adam(floatx="int8")
+    with pytest.raises(ValueError, match="mean_dtype"):
+        flavor.Adafactor(mean_dtype="float16")
+    with pytest.raises(ValueError, match="unexpected argument 'clip_norm'"):
+        flavor.Adam(clip_norm=1.0)
     with pytest.raises(ValueError, match="weight_decay"):
         flavor.AdamW(weight_decay=None)
     with pytest.raises(ValueError, match="beta_1"):

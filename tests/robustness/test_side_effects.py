@@ -75,7 +75,7 @@ def _adapters():
     # (eager optax compiles each op, 2 s a dtype), and jit's cache key includes x64
     return {"optax adam": (adapters.optax_transformation(optax.adam(LR), jit=True), of.adam(LR), 1e-12),
             "keras Adam": (adapters.keras_optimizer(keras.optimizers.Adam, learning_rate=LR),
-                           kf.Adam(learning_rate=LR), 1e-10)}
+                           kf.Adam(learning_rate=LR, floatx="float64"), 1e-10)}
 
 
 def _each_adapter(adapters, baseline):
