@@ -173,7 +173,8 @@ def _decay_rate(t, decay_rate, decay_offset, dtype):
 
 
 def adafactor_update(w, g, row, col, v, m, *, t, lr, decay_rate, decay_offset, eps, clipping_threshold,
-                     multiply_by_parameter_scale, momentum, weight_decay_rate, axes, decay_rate_dtype="float32"):
+                     multiply_by_parameter_scale, momentum, weight_decay_rate, axes,
+                     decay_rate_dtype="float32"):
     r"""optax's ``adafactor`` chain, one array:
 
     .. math::
