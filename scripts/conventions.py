@@ -98,16 +98,16 @@ SPECS = [
                  lambda: T.SGD(lr=0.01, momentum=0.9, dampening=0.5)),
             Diff("lr inside the velocity vs outside (constant lr)", "keras",
                  lambda: refopt.momentum(lr=0.01, beta1=0.9),
-                 lambda: K.SGD(learning_rate=0.01, momentum=0.9)),
+                 lambda: K.SGD(floatx="float64", learning_rate=0.01, momentum=0.9)),
             Diff("Nesterov: stored lookahead point vs the paper's iterate", "torch, optax, keras",
                  lambda: refopt.nesterov(lr=0.01, beta1=0.9),
                  lambda: T.SGD(lr=0.01, momentum=0.9, nesterov=True)),
             Diff("decay 0.01 decoupled (keras) vs coupled (torch), plain SGD", "torch vs keras",
                  lambda: T.SGD(lr=0.01, weight_decay=0.01),
-                 lambda: K.SGD(learning_rate=0.01, weight_decay=0.01)),
+                 lambda: K.SGD(floatx="float64", learning_rate=0.01, weight_decay=0.01)),
             Diff("decay 0.01 decoupled (keras) vs coupled (torch), momentum 0.9", "torch vs keras",
                  lambda: T.SGD(lr=0.01, momentum=0.9, weight_decay=0.01),
-                 lambda: K.SGD(learning_rate=0.01, momentum=0.9, weight_decay=0.01)),
+                 lambda: K.SGD(floatx="float64", learning_rate=0.01, momentum=0.9, weight_decay=0.01)),
         ],
         {"torch.optim.SGD": (lambda: refopt.sgd(lr=1e-3), lambda: T.SGD()),
          "optax.sgd": (lambda: refopt.sgd(lr=1e-3), lambda: O.sgd(1e-3)),
@@ -174,7 +174,7 @@ SPECS = [
                  lambda: O.rmsprop(1e-3), lambda: O.rmsprop(1e-3, bias_correction=True)),
             Diff("momentum 0.9 with lr inside vs outside (constant lr)", "keras",
                  lambda: refopt.rmsprop(lr=1e-3, eps=0.0, eps_root=1e-7, momentum=0.9),
-                 lambda: K.RMSprop(momentum=0.9)),
+                 lambda: K.RMSprop(floatx="float64", momentum=0.9)),
         ],
         {"torch.optim.RMSprop": (lambda: refopt.rmsprop(lr=1e-2), lambda: T.RMSprop()),
          "optax.rmsprop": (lambda: refopt.rmsprop(lr=1e-3), lambda: O.rmsprop(1e-3)),
@@ -226,8 +226,13 @@ SPECS = [
             ("weight decay", "none", "coupled L2 (decoupled_weight_decay=False)", "none (adamw)",
              "decoupled, before the step (Adam(weight_decay) is AdamW)"),
             ("Nesterov", "-", "-", "nesterov=False (True: NAdam)", "-"),
+            ("precision (keras)", "exact (float64 here)", "-", "-",
+             "a constant lr is a variable of floatx (float32 unless set), cast to the params' dtype in "
+             "the step: float64 params train with lr rounded to float32 (every keras optimizer)"),
         ],
         [
+            Diff("lr held in float32 (keras's default floatx) vs float64", "keras",
+                 lambda: K.Adam(floatx="float64"), lambda: K.Adam(floatx="float32")),
             Diff("eps-hat 1e-7 vs the paper's placement of 1e-7", "keras",
                  lambda: refopt.adam(lr=1e-3, eps=1e-7), lambda: refopt.adam(lr=1e-3, eps=_eps_hat(1e-7))),
             Diff("eps 1e-7 vs 1e-8 (paper placement)", "keras (value)",
@@ -235,7 +240,7 @@ SPECS = [
             Diff("eps_root 1e-8 inside vs eps 1e-8 outside", "optax (option)",
                  lambda: refopt.adam(lr=1e-3), lambda: refopt.adam(lr=1e-3, eps=0.0, eps_root=1e-8)),
             Diff("decay 0.01 decoupled (keras) vs coupled L2 (torch)", "torch vs keras",
-                 lambda: T.Adam(weight_decay=0.01), lambda: K.Adam(weight_decay=0.01)),
+                 lambda: T.Adam(weight_decay=0.01), lambda: K.Adam(floatx="float64", weight_decay=0.01)),
         ],
         {"torch.optim.Adam": (lambda: refopt.adam(lr=1e-3), lambda: T.Adam()),
          "optax.adam": (lambda: refopt.adam(lr=1e-3), lambda: O.adam(1e-3)),
@@ -262,7 +267,7 @@ SPECS = [
             Diff("default decay 1e-4 vs 1e-2 (times lr)", "optax vs torch",
                  lambda: T.AdamW(), lambda: O.adamw(1e-3)),
             Diff("default decay 0.004 vs 1e-2 (times lr), eps-hat 1e-7", "keras vs torch",
-                 lambda: T.AdamW(), lambda: K.AdamW()),
+                 lambda: T.AdamW(), lambda: K.AdamW(floatx="float64")),
         ],
         {"torch.optim.AdamW": (lambda: refopt.adamw(lr=1e-3), lambda: T.AdamW()),
          "optax.adamw": (lambda: refopt.adamw(lr=1e-3), lambda: O.adamw(1e-3)),
@@ -287,7 +292,7 @@ SPECS = [
             Diff("max of corrected s_hat vs of raw s (both corrected)", "optax vs torch",
                  lambda: T.Adam(amsgrad=True), lambda: O.amsgrad(1e-3)),
             Diff("eps-hat 1e-7 vs torch's 1e-8", "keras vs torch",
-                 lambda: T.Adam(amsgrad=True), lambda: K.Adam(amsgrad=True)),
+                 lambda: T.Adam(amsgrad=True), lambda: K.Adam(floatx="float64", amsgrad=True)),
         ],
         {"torch.optim.Adam(amsgrad)": (lambda: refopt.amsgrad(lr=1e-3), lambda: T.Adam(amsgrad=True)),
          "optax.amsgrad": (lambda: refopt.amsgrad(lr=1e-3), lambda: O.amsgrad(1e-3)),
@@ -308,7 +313,7 @@ SPECS = [
             Diff("eps 1e-8 inside the max vs none", "torch, optax",
                  lambda: refopt.adamax(lr=2e-3), lambda: refopt.adamax(lr=2e-3, eps=1e-8)),
             Diff("eps 1e-7 after the max vs none", "keras",
-                 lambda: refopt.adamax(lr=2e-3), lambda: K.Adamax(learning_rate=2e-3)),
+                 lambda: refopt.adamax(lr=2e-3), lambda: K.Adamax(floatx="float64", learning_rate=2e-3)),
         ],
         {"torch.optim.Adamax": (lambda: refopt.adamax(lr=2e-3), lambda: T.Adamax()),
          "optax.adamax": (lambda: refopt.adamax(lr=2e-3), lambda: O.adamax(2e-3)),
@@ -338,7 +343,8 @@ SPECS = [
             Diff("mu_product in float32 (torch's default dtype) vs float64", "torch",
                  lambda: T.NAdam(scalar_dtype="float64"), lambda: T.NAdam(scalar_dtype="float32")),
             Diff("momentum schedule 0.96^t vs constant beta1 (eps 1e-8)", "keras",
-                 lambda: refopt.nadam(lr=2e-3), lambda: K.Nadam(learning_rate=2e-3, epsilon=1e-8)),
+                 lambda: refopt.nadam(lr=2e-3),
+                 lambda: K.Nadam(floatx="float64", learning_rate=2e-3, epsilon=1e-8)),
         ],
         {"torch.optim.NAdam": (lambda: refopt.nadam(lr=2e-3), lambda: T.NAdam()),
          "optax.nadam": (lambda: refopt.nadam(lr=2e-3), lambda: O.nadam(2e-3)),
@@ -404,15 +410,22 @@ SPECS = [
              "max(1e-3, RMS(w)) after clipping and lr", "same as the paper, RMS read after the decay"),
             ("weight decay", "none", "decoupled w(1 - lr lambda)", "weight_decay_rate added after momentum",
              "decoupled, before the step"),
+            ("precision (keras)", "exact (float64 here)", "-", "-",
+             "every mean (row, column, RMS) in float32 even for float64 input: keras 3.15.1's JAX ops.mean "
+             "computes in result_type(x.dtype, 'float32')"),
         ],
         [
+            Diff("means in float32 (keras on JAX) vs in the params' dtype", "keras",
+                 lambda: K.Adafactor(floatx="float64", mean_dtype=None),
+                 lambda: K.Adafactor(floatx="float64", mean_dtype="float32")),
             Diff("eps1 as torch's clamps (float64 machine eps) vs added 1e-30", "torch",
                  lambda: refopt.adafactor(lr=1e-2), lambda: T.Adafactor()),
             Diff("keras's default lr 1e-3 as the cap of rho_t vs the paper's 1e-2", "keras",
-                 lambda: refopt.adafactor(lr=1e-2), lambda: K.Adafactor()),
+                 lambda: refopt.adafactor(lr=1e-2), lambda: K.Adafactor(floatx="float64", mean_dtype=None)),
             Diff("decay 0.1, RMS(w) read before (torch) vs after (keras) the decay", "torch vs keras",
                  lambda: T.Adafactor(weight_decay=0.1),
-                 lambda: K.Adafactor(learning_rate=1e-2, weight_decay=0.1)),
+                 lambda: K.Adafactor(floatx="float64", mean_dtype=None, learning_rate=1e-2,
+                                     weight_decay=0.1)),
             Diff("optax with these leaves factored (min_dim_size_to_factor=2): its order and missing "
                  "relative step change nothing here; what remains is its float32 beta2_t", "optax",
                  lambda: refopt.adafactor(lr=1e-2), lambda: O.adafactor(1e-2, min_dim_size_to_factor=2)),
@@ -422,8 +435,9 @@ SPECS = [
          "keras.optimizers.Adafactor": (lambda: refopt.adafactor(lr=1e-3), lambda: K.Adafactor())},
         "torch's clamps differ from the added eps1 only where a row/column statistic falls below "
         "~1e-16, which a run whose first gradient is dense never reaches. keras 3.15.1's JAX ops.mean "
-        "accumulates float64 input in float32, so keras's own Adafactor differs from its flavor by "
-        "~1e-7 relative in float64 (1e-14 with the mean patched; tests/flavors/test_keras.py). optax's "
+        "accumulates float64 input in float32 in XLA's summation order; the flavor's float32 means "
+        "(its default) have that precision but not those bits, so keras's Adafactor and its flavor agree "
+        "to 1.4e-7 relative in the update (tests/flavors/test_keras.py). optax's "
         "default factors no axis of these small leaves (a full second moment, as Adam without beta1 but "
         "with beta2_t): that is the whole of its total row. The parameter scale and the lr are scalars, "
         "so optax's order (after the clipping) is the paper's numbers. With rho_t = min(1e-2, "
@@ -446,7 +460,7 @@ SPECS = [
         [
             Diff("decay 0.01 outside the trust ratio (keras) vs inside r_t", "keras",
                  lambda: refopt.lamb(lr=1e-2, weight_decay=0.01),
-                 lambda: K.Lamb(learning_rate=1e-2, epsilon=1e-6, weight_decay=0.01)),
+                 lambda: K.Lamb(floatx="float64", learning_rate=1e-2, epsilon=1e-6, weight_decay=0.01)),
             Diff("eps 1e-7 vs 1e-6", "keras",
                  lambda: refopt.lamb(lr=1e-3), lambda: refopt.lamb(lr=1e-3, eps=1e-7)),
         ],
@@ -474,18 +488,20 @@ SPECS = [
     ),
     Spec(
         "Yogi",
-        "Zaheer et al. (2018), Algorithm 2: no bias correction, m_0 = s_0 = 0 "
-        "(refopt.yogi: lr 1e-2, eps 1e-3)",
+        "Zaheer et al. (2018), Algorithm 2 as its authors' TF code implements it: corrections folded "
+        "into the step size, m_0 = 0, s_0 = 1e-6 (refopt.yogi: lr 1e-2, eps 1e-3)",
         {"torch": "no Yogi in torch 2.13", "optax": "optax/_src/alias.py yogi, transform.py scale_by_yogi "
          "(optax 0.2.8)", "keras": "no Yogi in keras 3.15.1"},
         [
-            ("initial state", "m_0 = s_0 = 0", "-", "m_0 = s_0 = 1e-6", "-"),
-            ("bias correction", "none", "-", "m and s", "-"),
+            ("initial state", "m_0 = 0, s_0 = 1e-6", "-", "m_0 = s_0 = 1e-6", "-"),
+            ("bias correction", "in the step size: lr sqrt(1-b2^t)/(1-b1^t)", "-", "m and s (Adam's hats)",
+             "-"),
             ("eps", "1e-3 outside the root", "-", "1e-3 outside", "-"),
         ],
         [
-            Diff("s_0 = 1e-6 vs 0 (refopt's initial_accumulator knob)", "optax (part)",
-                 lambda: refopt.yogi(lr=1e-2), lambda: refopt.yogi(lr=1e-2, initial_accumulator=1e-6)),
+            Diff("bias correction of m and s, m_0 = 1e-6 vs in the step size, m_0 = 0", "optax",
+                 lambda: refopt.yogi(lr=1e-2),
+                 lambda: refopt.yogi(lr=1e-2, bias_correction="moments", initial_momentum=1e-6)),
         ],
         {"optax.yogi": (lambda: refopt.yogi(lr=1e-2), lambda: O.yogi(1e-2))},
         "The total row is dominated by optax's bias correction (refopt.yogi has no knob for it): at "

@@ -161,17 +161,14 @@ _MATRICES = {"w": (5, 4), "v": (3, 6)}
 SHAPES = {"Muon": _MATRICES, "NorMuon": _MATRICES, "MARS": {**_MATRICES, "b": (4,)},
           "LARS": {"w": (5, 4), "conv": (3, 2, 2), "b": (4,)}}
 
-# pytorch-optimizer runs Newton-Schulz in bfloat16 (``zero_power_via_newton_schulz_5``'s
-# dtype=torch.bfloat16, unit roundoff 2^-9) whatever the params' dtype; these flavors run it in
-# the params' dtype. Worst relative update error measured over 25 and 50 steps of mixed
-# gradients, seeds 0-2, at defaults and two other settings each: Muon 3.1e-2..5.8e-2, NorMuon
-# 2.5e-2..5.5e-2, MARS 4.9e-2..7.3e-2; 0.1 allows it. With Newton-Schulz forced to float64 they
-# agree to 1e-10 (tests/flavors/test_pytorch_optimizer.py checks both).
+# pytorch-optimizer runs Newton-Schulz in bfloat16 and so do these flavors (refopt.flavors.bfloat16):
+# worst update error 5.5e-14 where the matmul kernel is the emulated one, 5.0e-3 where it sums in
+# another order (16x16); the float64 formula is 2.5e-2..1.0e-1 away (scripts/measure_bfloat16_muon.py).
 # Shampoo is float64 on both sides, but at its default matrix_eps = 1e-6 a statistic eps*I + g g^T
 # with |g| ~ 100 has condition ~1e10, so any float64 inverse root (theirs by SVD, ours by eigh)
 # is only good to ~cond * 1e-16: measured worst 4.6e-7 over seeds 0-7; with matrix_eps >= 0.1,
 # 9e-12.
-RTOL = {"Muon": 0.1, "NorMuon": 0.1, "MARS": 0.1, "Shampoo": 1e-5}
+RTOL = {"Muon": 1e-2, "NorMuon": 1e-2, "MARS": 1e-2, "Shampoo": 1e-5}
 
 
 def _example(name, **kwargs):
