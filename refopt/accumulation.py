@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 from . import tree
 from .backend import as_array_like, check_leaf, zeros_like
 from .core import Optimizer
-from .validate import check_state_type, step_count
+from .validate import check_state_type, inner_optimizer, positive_int, step_count
 
 __all__ = ["accumulate", "AccumulateState"]
 
@@ -47,10 +47,8 @@ class AccumulateState(NamedTuple):
 
 def accumulate(opt: Optimizer, k: int) -> Optimizer:
     """``opt`` stepping once every ``k`` calls with the mean of their gradients (module docstring)."""
-    if not (hasattr(opt, "init") and hasattr(opt, "step")):
-        raise ValueError(f"accumulate: opt must be a refopt Optimizer, got {opt!r}")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"accumulate: k must be an int >= 1 (the micro-steps per real step), got {k!r}")
+    inner_optimizer("accumulate", opt)
+    positive_int("accumulate", "k", k, " (the micro-steps per real step)")
     name = f"accumulate({opt.name}, k={k})"
 
     def init(params: Any) -> AccumulateState:

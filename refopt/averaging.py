@@ -28,7 +28,7 @@ from typing import Any, Callable, NamedTuple
 from . import tree
 from .backend import array_namespace, as_array_like, check_leaf
 from .core import UNIT_CLOSED, Optimizer, hyper, number
-from .validate import check_state_type, step_count
+from .validate import check_state_type, inner_optimizer, positive_int, step_count
 
 __all__ = ["ema", "EmaState"]
 
@@ -46,12 +46,10 @@ def _copy(w: Any) -> Any:
 def ema(opt: Optimizer, momentum: float | Callable[[int], float] = 0.99,
         overwrite_every: int | None = None) -> Optimizer:
     """``opt`` with a moving average of its params in the state (module docstring)."""
-    if not (hasattr(opt, "init") and hasattr(opt, "step")):
-        raise ValueError(f"ema: opt must be a refopt Optimizer, got {opt!r}")
+    inner_optimizer("ema", opt)
     mu = hyper("momentum", momentum, UNIT_CLOSED)
-    f = overwrite_every
-    if f is not None and (isinstance(f, bool) or not isinstance(f, int) or f < 1):
-        raise ValueError(f"ema: overwrite_every must be an int >= 1 or None, got {overwrite_every!r}")
+    if overwrite_every is not None:
+        positive_int("ema", "overwrite_every", overwrite_every, " or None")
     name = f"ema({opt.name})"
 
     def init(params: Any) -> EmaState:

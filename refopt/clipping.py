@@ -33,7 +33,7 @@ from typing import Any, Callable, NamedTuple
 from . import tree
 from .backend import accumulator, array_namespace, as_array_like, c_order, check_leaf, unless_overflowed
 from .core import POSITIVE, Optimizer, hyper, number
-from .validate import check_state_type, step_count
+from .validate import check_state_type, inner_optimizer, step_count
 
 __all__ = ["clip", "clip_by_norm", "clip_by_global_norm", "ClipState", "leaf_norm"]
 
@@ -57,8 +57,7 @@ def _scale(norm: float, c: float) -> float:
 
 def _clipped(opt: Optimizer, name: str, threshold: Any, transform: Callable) -> Optimizer:
     """``opt`` stepping with ``transform(grad leaves, c_t)`` instead of the grad leaves."""
-    if not (hasattr(opt, "init") and hasattr(opt, "step")):
-        raise ValueError(f"{name}: opt must be a refopt Optimizer, got {opt!r}")
+    inner_optimizer(name, opt)
     c = hyper(name, threshold, POSITIVE)
     full = f"{name}({opt.name})"
 

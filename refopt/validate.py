@@ -69,6 +69,18 @@ def step_count(rule_name: str, t: Any) -> int:
     return t
 
 
+def inner_optimizer(who: str, opt: Any) -> None:
+    """A wrapper's ``opt`` must be a refopt optimizer (something with ``init`` and ``step``)."""
+    if not (hasattr(opt, "init") and hasattr(opt, "step")):
+        raise ValueError(f"{who}: opt must be a refopt Optimizer, got {opt!r}")
+
+
+def positive_int(who: str, name: str, value: Any, note: str = "") -> None:
+    """A count such as ``k`` or ``overwrite_every``: an int >= 1 (bool refused)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{who}: {name} must be an int >= 1{note}, got {value!r}")
+
+
 def check_state_type(rule_name: str, state: Any, State: type) -> None:
     """``state`` must be an instance of exactly ``State`` (a NamedTuple of one rule)."""
     got = type(state)

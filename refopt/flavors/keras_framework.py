@@ -10,40 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from .. import tree
-
 __all__ = ["keras_at"]
 
 
 def keras_at(attr: str, floatx: str | None = None, **kwargs: Any) -> Any:
     """``keras.optimizers.<attr>(**kwargs)`` built under ``floatx`` (None: keras's current one),
     over ``keras.Variable``s of the params' dtypes, stepped by a jitted ``stateless_apply``."""
-    from ..oracle.adapters import Adapter, _floatx, _in_x64, keras_on_jax
+    from ..oracle.adapters import keras_on_jax, keras_optimizer
     from .keras_base import resolve_floatx
     keras = keras_on_jax()
-    import jax
     if not hasattr(keras.optimizers, attr):
         raise ValueError(f"keras.optimizers has no optimizer {attr!r}")
-    cls = getattr(keras.optimizers, attr)
-    dtype = resolve_floatx(floatx)
-
-    def init(params: Any) -> Any:
-        spec = tree.structure(params)
-        leaves = [np.asarray(w) for _, w in tree.leaves_with_paths(params)]
-        with _floatx(keras, dtype):
-            variables = [keras.Variable(w, dtype=str(w.dtype)) for w in leaves]
-            opt = cls(**kwargs)
-            opt.build(variables)
-        return spec, jax.jit(opt.stateless_apply), [v.value for v in opt.variables]
-
-    def step(params: Any, grads: Any, state: Any) -> tuple[Any, Any]:
-        spec, apply, opt_vars = state
-        ws = [np.asarray(w) for w in tree.leaves_like(spec, params, "params")]
-        gs = [np.asarray(g) for g in tree.leaves_like(spec, grads, "grads")]
-        with _floatx(keras, dtype):  # the first call traces: a schedule computes in floatx too
-            new, opt_vars = apply(opt_vars, gs, ws)
-        return tree.unflatten(spec, [np.asarray(w).copy() for w in new]), (spec, apply, opt_vars)
-
-    return Adapter(f"keras.optimizers.{attr}(floatx={dtype})", _in_x64(init), _in_x64(step))
+    return keras_optimizer(getattr(keras.optimizers, attr), floatx=resolve_floatx(floatx), **kwargs)

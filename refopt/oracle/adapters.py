@@ -132,20 +132,22 @@ def _floatx(keras: Any, dtype: str | None) -> Iterator[None]:
             keras.config.set_floatx(old)
 
 
-def keras_optimizer(cls: Any, **kwargs: Any) -> Adapter:
+def keras_optimizer(cls: Any, *, floatx: str | None = None, **kwargs: Any) -> Adapter:
     """A ``keras.optimizers.Optimizer`` subclass, ``cls(**kwargs)``, over ``keras.Variable``s
     made from the params' NumPy leaves, stepped by a jitted ``stateless_apply`` (Keras's pure
     update: the same ``update_step`` code, run once traced instead of op by op). floatx is the
     params' dtype while it is built (``_floatx``: restored exactly, under a lock; other threads
     may see it during the build), so the learning-rate variable carries the params' precision.
-    Init and step run with x64 on in the calling thread only (``jax.enable_x64``)."""
+    Init and step run with x64 on in the calling thread only (``jax.enable_x64``). With
+    ``floatx`` given, keras is built and first traced under that floatx instead, as a user's run
+    with that setting is (``refopt.flavors.keras_framework``)."""
     keras = keras_on_jax()
     import jax
 
     def init(params: Any) -> Any:
         spec = tree.structure(params)
         leaves = [np.asarray(w) for _, w in tree.leaves_with_paths(params)]
-        with _floatx(keras, str(leaves[0].dtype) if leaves else None):
+        with _floatx(keras, floatx or (str(leaves[0].dtype) if leaves else None)):
             variables = [keras.Variable(w, dtype=str(w.dtype)) for w in leaves]
             opt = cls(**kwargs)
             opt.build(variables)
@@ -155,7 +157,9 @@ def keras_optimizer(cls: Any, **kwargs: Any) -> Adapter:
         spec, apply, opt_vars = state
         ws = [np.asarray(w) for w in tree.leaves_like(spec, params, "params")]
         gs = [np.asarray(g) for g in tree.leaves_like(spec, grads, "grads")]
-        new, opt_vars = apply(opt_vars, gs, ws)
+        with _floatx(keras, floatx):  # the first call traces: a schedule computes in floatx too
+            new, opt_vars = apply(opt_vars, gs, ws)
         return tree.unflatten(spec, [np.asarray(w).copy() for w in new]), (spec, apply, opt_vars)
 
-    return Adapter(f"keras.optimizers.{cls.__name__}", _in_x64(init), _in_x64(step))
+    name = f"keras.optimizers.{cls.__name__}" + (f"(floatx={floatx})" if floatx else "")
+    return Adapter(name, _in_x64(init), _in_x64(step))
