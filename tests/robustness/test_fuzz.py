@@ -175,6 +175,8 @@ def _low_precision(cls, name, prob, dtype_name, unit, to_low, to_f64):
         finite = np.isfinite(want)  # where the float64 run is NaN/inf too, that is the math's
         assert np.array_equal(np.isfinite(got), finite), \
             f"{name}: non-finite {dtype_name} result {got} where float64 gives {want}"
+        if name in NEWTON_SCHULZ and dtype_name == "bfloat16":
+            continue  # no rounding bound holds there (NEWTON_SCHULZ); finiteness is checked
         got, want = got[finite], want[finite]
         tol = S.STEPS * _ulp(want, np.float16 if dtype_name == "float16" else "bf16") + 64 * unit * scale
         err = np.abs(got - want)
@@ -183,6 +185,14 @@ def _low_precision(cls, name, prob, dtype_name, unit, to_low, to_f64):
                                     f" of the step (bound {64 * unit:.3g}); got {got}, float64 {want}")
 
 
+# Newton-Schulz in bfloat16 has no bound in units of the step that the stored run can give:
+# the quintic is not contractive near sigma = 1 (|p'| up to 25 on [0, 1.2]), so five iterations
+# amplify one rounding of the leaf, and a singular value below u * sigma_max is noise in
+# bfloat16 that NS then scales up. Measured over 1,000 draws per rule (units of 2^-8 times the
+# leaf's largest step): muon 97, moonlight 171, mars_m 981, normuon 10431 (at condition number
+# 1.1). Their bfloat16 arithmetic is bounded where it can be, on gradients of controlled
+# condition number, in tests/rules/test_half_precision.py; here they must stay finite.
+NEWTON_SCHULZ = {"muon", "moonlight", "normuon", "mars_m"}
 LOW = dict(elements=S.moderate(np.float16, lo=1e-3, hi=300.0, zeros=True))  # 1e-3 and 0: the issue's
 # Yogi uses s_t in the step that makes it, so the stored run (which rounds s after the step)
 # cannot model a float16 s that underflows: s_t = (1-beta2) g^2 is a normal float16 number
