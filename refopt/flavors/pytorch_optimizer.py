@@ -18,8 +18,9 @@ numbers in a way no refopt rule reproduces (gradient centralization, AdaNorm, ca
 rectification, AMSBound, global norm clipping, ...) raises ``ValueError`` naming it and why.
 
 Precision: pytorch-optimizer keeps its step count as a Python int, so torch's default dtype does
-not enter; but its Muon, NorMuon and MARS (``"shampoo"``) always run Newton-Schulz in bfloat16,
-where these flavors run it in the params' dtype: ``RTOL`` below gives the measured gap.
+not enter; its Muon, NorMuon and MARS (``"shampoo"``) always run Newton-Schulz in bfloat16, and
+so do their flavors (``pytorch_optimizer_muon``, ``newton_schulz_dtype="bfloat16"``, emulated in
+``bfloat16``); ``newton_schulz_dtype="float64"`` gives the formula instead.
 """
 from __future__ import annotations
 
