@@ -152,7 +152,8 @@ def _low_precision(cls, name, prob, dtype_name, unit, to_low, to_f64):
     leaf's largest single float64 step (not the net move: steps of 0.03 that cancel to 7e-4
     each carry their own rounding; yogi in bfloat16 was 0.46 of the net move; a step is ~30
     roundings of its own scale; measured worst on the current rules ~1 for elementwise rules;
-    Muon-family NS in bfloat16 has no such bound, NEWTON_SCHULZ). A rounded intermediate that is not stored (a subnormal scalar such as LARS's lr * trust ratio =
+    Muon-family NS in bfloat16 has no such bound, NEWTON_SCHULZ). A rounded intermediate
+    that is not stored (a subnormal scalar such as LARS's lr * trust ratio =
     3.5e-7, 3% off in float16) still fails it, and so does a step 3% too large."""
     opt = S.make(name)
     hyper_names = {k.split(".")[-1] for k in opt.hyperparams}  # partition's are "label.eps"
