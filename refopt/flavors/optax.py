@@ -4,7 +4,7 @@ r"""optax's optimizers as refopt optimizers: optax's names, defaults and convent
 with the same arguments (checked to 1e-10 relative in float64 by
 ``tests/flavors/test_optax.py``). Each constructor is the canonical rule with optax's knobs
 set, or a rule of its own where optax's algorithm is not the paper's: ``rmsprop`` with
-``bias_correction`` or ``nesterov``, ``amsgrad``, ``yogi``, ``adafactor``, ``lars`` and ``adan``.
+``bias_correction`` or ``nesterov``, ``amsgrad``, ``adafactor``, ``lars`` and ``adan``.
 Their update rules are in ``refopt.flavors.optax_rules``, whose docstring says how each
 differs.
 
@@ -33,8 +33,7 @@ from .optax_contrib import contrib
 from .optax_framework import framework
 from .optax_layerwise import adafactor, adan, lamb, lars, lion
 from .optax_precision import default_only, storage_dtype, stored_in
-from .optax_rules import (AmsgradState, RmspropState, YogiState, amsgrad_update, rmsprop_init, rmsprop_update,
-                          yogi_update)
+from .optax_rules import AmsgradState, RmspropState, amsgrad_update, rmsprop_init, rmsprop_update
 from .optax_schedules import scheduled
 from .torch import decoupled, negated
 
@@ -191,11 +190,11 @@ def radam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, threshold=5.0
 
 @scheduled
 def yogi(learning_rate, b1=0.9, b2=0.999, eps=1e-3):
-    """``optax.yogi``: ``optax_rules.yogi_update`` with both moments started at 1e-6 (optax's
-    ``initial_accumulator_value``) and bias-corrected."""
-    return rule("optax.yogi", YogiState, lambda w: (zeros_like(w) + 1e-6, zeros_like(w) + 1e-6), yogi_update,
-                {"lr": (learning_rate, NONNEGATIVE), "beta1": (b1, UNIT), "beta2": (b2, UNIT),
-                 "eps": (eps, NONNEGATIVE)})
+    r"""``optax.yogi``: ``refopt.yogi(bias_correction="moments")`` with both moments started at
+    1e-6 (optax's ``initial_accumulator_value``): Adam's corrected
+    :math:`\hat m_t/(\sqrt{\hat s_t} + \epsilon)`, not the authors' corrections in the step size."""
+    return refopt.yogi(lr=learning_rate, beta1=b1, beta2=b2, eps=eps, initial_accumulator=1e-6,
+                       initial_momentum=1e-6, bias_correction="moments")
 
 
 @scheduled

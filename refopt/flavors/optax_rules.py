@@ -6,8 +6,6 @@ r"""The update rules of optax optimizers that are not the paper's: each a rule o
   the rescaled gradient; the canonical RMSProp has neither.
 * ``amsgrad_update``: the running max is of the *bias-corrected* :math:`\hat s_t` (Reddi et
   al. and torch take it of the raw :math:`s_t`).
-* ``yogi_update``: both moments start at 1e-6 and both are bias-corrected (``refopt.yogi``,
-  as Zaheer et al.'s Algorithm 2, starts :math:`m` at 0 and corrects neither).
 * ``adafactor_update``: no relative step (``learning_rate`` is the step), factors the two
   largest axes only when both are at least ``min_dim_size_to_factor``, scales by the
   parameter RMS after clipping, optional EMA momentum and decay; :math:`\hat\beta_{2t}` in
@@ -32,7 +30,7 @@ import numpy as np
 from ..backend import array_namespace, zeros_like
 
 __all__ = ["RmspropState", "rmsprop_init", "rmsprop_update", "AmsgradState", "amsgrad_update",
-           "YogiState", "yogi_update", "AdafactorState", "factored_axes", "adafactor_init",
+           "AdafactorState", "factored_axes", "adafactor_init",
            "adafactor_update", "LarsState", "lars_update", "AdanState", "adan_update"]
 
 
@@ -107,25 +105,6 @@ def amsgrad_update(w, g, m, s, s_max, *, t, lr, beta1, beta2, eps, eps_root, bia
     s_max = xp.maximum(s_max, s_eff)
     w = w - lr * m_hat / (xp.sqrt(s_max + eps_root) + eps)
     return w, m, s, s_max
-
-
-# --- Yogi ---------------------------------------------------------------------------------
-
-class YogiState(NamedTuple):
-    t: int
-    m: object
-    s: object
-
-
-def yogi_update(w, g, m, s, *, t, lr, beta1, beta2, eps):
-    r""":math:`s_t = s_{t-1} - (1-\beta_2)\,\mathrm{sign}(s_{t-1} - g_t^2)\,g_t^2`, then Adam's
-    corrected step :math:`\eta\,\hat m_t/(\sqrt{\hat s_t} + \epsilon)`."""
-    xp = array_namespace(w)
-    g2 = g * g
-    m = beta1 * m + (1 - beta1) * g
-    s = s - (1 - beta2) * xp.sign(s - g2) * g2
-    w = w - lr * (m / (1 - beta1**t)) / (xp.sqrt(s / (1 - beta2**t)) + eps)
-    return w, m, s
 
 
 # --- Adafactor ----------------------------------------------------------------------------
