@@ -25,6 +25,11 @@ defines:
 ``PERTURBATIONS`` (optional)
     perturbation name -> {attr: factory taking the framework arguments}: a deliberately
     wrong variant of the flavor, for ``python -m refopt.oracle --perturb``;
+``precision(attr)`` (optional)
+    ``(text, formula)``: where the framework computes ``attr`` below the params' dtype, as the
+    flavor models it by default (torch's float32 scalar state, bfloat16 Newton-Schulz), and the
+    flavor arguments that give the float64 formula instead (None if the modelled precision
+    changes nothing); None where there is nothing to say. The oracle CLI prints both;
 ``RTOL`` (optional)
     attr -> the oracle's tolerance where the framework cannot agree to 1e-10 in float64
     (bfloat16 Newton-Schulz, an ill-conditioned default), with the measured gap in a comment.

@@ -243,6 +243,19 @@ SHAPES = {"Muon": {"w": (5, 4), "v": (3, 6)}}
 RTOL = {"Muon": 1e-2}
 
 
+
+def precision(attr: str) -> tuple[str, dict | None] | None:
+    """Where ``torch.optim.<attr>`` computes below the params' dtype, as this flavor models it by
+    default, and the flavor arguments that give the float64 formula instead (None: no effect)."""
+    if attr == "Muon":
+        return "Newton-Schulz in bfloat16, as torch computes it", {"newton_schulz_dtype": "float64"}
+    if attr in ("Adam", "AdamW", "NAdam"):
+        dtype = resolve_scalar_dtype(None)
+        state = "step, mu_product" if attr == "NAdam" else "step"
+        formula = {"scalar_dtype": "float64"} if dtype == "float32" else None
+        return f"scalar state ({state}) in torch's default dtype, {dtype}, as torch keeps it", formula
+    return None
+
 def _example(name, **kwargs):
     return partial(globals()[name], **kwargs)
 

@@ -16,7 +16,11 @@ the flavor ``refopt.flavors.<framework>.<x>``. Values are read as ``true``/``fal
 integers, floats, comma-separated tuples (``0.9,0.99``) or strings; ``--ARG`` alone means
 ``true``.
 
-The run is float64 over ``refopt.oracle.mixed_gradients``. Exit status: 0 when the two agree
+The run is float64 over ``refopt.oracle.mixed_gradients``. Where the framework computes part
+of the step below that (torch's float32 scalar state, bfloat16 Newton-Schulz, keras's float32
+learning rate), the flavor does the same by default and a ``precision`` line says so; a last line
+then gives how far the float64 formula (the flavor's precision knobs set to float64) is from the
+framework: the precision's effect, apart from the flavor's agreement. Exit status: 0 when the two agree
 to ``rtol``, 1 when they part, 2 for a usage error (an unknown name or argument, a bad
 value, a framework that is not installed).
 """
@@ -279,8 +283,29 @@ def main(argv: list[str] | None = None) -> int:
     report = compare(Optimizer(ref_name, reference.init, reference.step), candidate, params, grads, rtol=rtol)
     print(f"mixed gradients (dense, mostly-zero, spiking), seed {options['seed']}, float64, "
           f"params {', '.join(f'{k}{list(w.shape)}' for k, w in params.items())}")
+    text, formula = precision_of(module, attr)
+    print(f"precision: {text}")
     if options["rtol"] is None and own_rtol is not None:
         print(f"rtol {own_rtol:g} from {module.__name__}.RTOL: the framework computes part of it "
               f"in lower precision (see the comment there)")
     print(report)
+    if formula is not None and not options["perturb"]:
+        print(formula_line(module, attr, kwargs, formula, candidate, params, grads, report))
     return 0 if report.ok else 1
+
+
+def precision_of(module: Any, attr: str) -> tuple[str, dict | None]:
+    """The flavor module's ``precision(attr)``: what the framework computes below float64 (as the
+    flavor models it) and the flavor arguments that give the float64 formula (None: no effect)."""
+    found = getattr(module, "precision", lambda attr: None)(attr)
+    return found or ("the framework computes in the params' dtype (float64) throughout", None)
+
+
+def formula_line(module: Any, attr: str, kwargs: dict, formula: dict, candidate: Any, params: dict,
+                 grads: list, report: Any) -> str:
+    """How far the float64 formula is from the framework, beside the flavor's own distance."""
+    exact = flavors.attr_of(module, attr)(**{**kwargs, **formula})
+    far = compare(exact, candidate, params, grads, rtol=report.rtol).max_update_rel
+    knobs = ", ".join(f"{k}={v!r}" for k, v in formula.items())
+    return (f"precision effect: the float64 formula ({knobs}) is {far:.2e} from the framework's update "
+            f"(max relative), the flavor {report.max_update_rel:.2e}")

@@ -82,6 +82,44 @@ def test_optax_name_and_a_step_scale_perturbation(capsys):
     assert rc == 1 and "PART at step 1" in out and "update relative error 1e-06" in out, out
 
 
+
+def _effect(out: str) -> tuple[float, float]:
+    """(the float64 formula's distance, the flavor's) from the "precision effect" line."""
+    line = next(x for x in out.splitlines() if x.startswith("precision effect:"))
+    far, flavor = re.search(r"is (\S+) from the framework's update .* the flavor (\S+)$", line).groups()
+    return float(far), float(flavor)
+
+
+def test_nadam_at_torchs_default_dtype_says_so_and_sizes_the_float32_state(capsys):
+    import torch
+    assert torch.get_default_dtype() == torch.float32   # as users run it: the adapter changes nothing
+    rc, out = _main(capsys, "torch.optim.NAdam", "--lr", "1e-2")
+    assert rc == 0 and "AGREE" in out, out
+    assert "precision: scalar state (step, mu_product) in torch's default dtype, float32" in out
+    far, flavor = _effect(out)
+    # mu_product is a product of t float32 roundings (2^-24 ~ 6e-8 each) entering the step through
+    # 1/(1 - mu_product): the float64 formula misses by float32's order, far above the oracle's
+    # 1e-10, while the flavor (float32 mu_product modelled) stays within it
+    assert 1e-10 < far < 1e-5 and flavor <= 1e-10, out
+
+
+@pytest.mark.parametrize("name", ["torch.optim.Muon", "pytorch_optimizer.NorMuon"])
+def test_muon_agrees_to_the_emulation_and_reports_the_bfloat16_effect_apart(capsys, name):
+    rc, out = _main(capsys, name, "--lr", "2e-2")
+    assert rc == 0 and "AGREE" in out, out
+    assert "precision: Newton-Schulz in bfloat16" in out
+    far, flavor = _effect(out)
+    # bfloat16 keeps 8 significant bits (2^-8 ~ 3.9e-3 per rounding) over 5 Newton-Schulz steps:
+    # the float64 formula is percent-level off; the emulation, rounding at torch's points, is
+    # within the RTOL bound (5e-3 worst measured where the matmul sums in another order)
+    assert far > 1e-3 and flavor < far / 5, out
+
+
+def test_a_framework_at_full_precision_has_no_effect_line(capsys):
+    rc, out = _main(capsys, "torch.optim.SGD", "--lr", "0.1", "--steps", "3")
+    assert rc == 0 and "precision: the framework computes in the params' dtype (float64)" in out
+    assert "precision effect" not in out, out
+
 def test_parse_values_and_options():
     name, kwargs, options = cli.parse_args(["torch.optim.SGD", "--lr", "0.1", "--nesterov",
                                             "--momentum", "0.9",
