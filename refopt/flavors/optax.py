@@ -209,13 +209,13 @@ def adabelief(learning_rate, b1=0.9, b2=0.999, eps=1e-16, eps_root=1e-16, *, nes
 SHAPES = {"contrib.muon": {"w": (5, 4), "v": (3, 6), "b": (4,)}}
 
 
-
 def precision(attr: str) -> tuple[str, dict | None] | None:
     """Adafactor's float32 decay power, as the flavor models it by default, and the argument
     that gives the float64 formula; None where optax computes in the params' dtype."""
     if attr == "adafactor":
         return "Adafactor's decay rate 1 - t^(-c) in float32, as optax computes it", {"decay_rate_dtype": "float64"}
     return None
+
 
 def _example(attr, **kwargs):
     target = contrib.muon if attr == "contrib.muon" else globals()[attr]

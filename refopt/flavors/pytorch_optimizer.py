@@ -172,7 +172,6 @@ SHAPES = {"Muon": _MATRICES, "NorMuon": _MATRICES, "MARS": {**_MATRICES, "b": (4
 RTOL = {"Muon": 1e-2, "NorMuon": 1e-2, "MARS": 1e-2, "Shampoo": 1e-5}
 
 
-
 def precision(attr: str) -> tuple[str, dict | None] | None:
     """The Muon family's bfloat16 Newton-Schulz, as these flavors model it by default, and the
     arguments that give the float64 formula instead; None where pytorch-optimizer computes in the
@@ -180,6 +179,7 @@ def precision(attr: str) -> tuple[str, dict | None] | None:
     if attr in ("Muon", "NorMuon", "MARS"):
         return "Newton-Schulz in bfloat16, as pytorch-optimizer computes it", {"newton_schulz_dtype": "float64"}
     return None
+
 
 def _example(name, **kwargs):
     return partial(globals()[name], **kwargs)

@@ -243,7 +243,6 @@ SHAPES = {"Muon": {"w": (5, 4), "v": (3, 6)}}
 RTOL = {"Muon": 1e-2}
 
 
-
 def precision(attr: str) -> tuple[str, dict | None] | None:
     """Where ``torch.optim.<attr>`` computes below the params' dtype, as this flavor models it by
     default, and the flavor arguments that give the float64 formula instead (None: no effect)."""
@@ -255,6 +254,7 @@ def precision(attr: str) -> tuple[str, dict | None] | None:
         formula = {"scalar_dtype": "float64"} if dtype == "float32" else None
         return f"scalar state ({state}) in torch's default dtype, {dtype}, as torch keeps it", formula
     return None
+
 
 def _example(name, **kwargs):
     return partial(globals()[name], **kwargs)
