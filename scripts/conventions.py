@@ -229,10 +229,19 @@ SPECS = [
             ("precision (keras)", "exact (float64 here)", "-", "-",
              "a constant lr is a variable of floatx (float32 unless set), cast to the params' dtype in "
              "the step: float64 params train with lr rounded to float32 (every keras optimizer)"),
+            ("precision (torch, optax)", "exact (float64 here)",
+             "step is a 0-d tensor of torch's default dtype (float32 unless changed): exact on the usual "
+             "paths; differentiable=True computes the bias corrections and step size from it in float32",
+             "mu_dtype stores m in another dtype (None: the params')", "-"),
         ],
         [
             Diff("lr held in float32 (keras's default floatx) vs float64", "keras",
                  lambda: K.Adam(floatx="float64"), lambda: K.Adam(floatx="float32")),
+            Diff("differentiable=True: corrections from a float32 step vs float64", "torch",
+                 lambda: T.Adam(differentiable=True, scalar_dtype="float64"),
+                 lambda: T.Adam(differentiable=True, scalar_dtype="float32")),
+            Diff("m stored in bfloat16 (mu_dtype) vs the params' float64", "optax (option)",
+                 lambda: O.adam(1e-3), lambda: O.adam(1e-3, mu_dtype="bfloat16")),
             Diff("eps-hat 1e-7 vs the paper's placement of 1e-7", "keras",
                  lambda: refopt.adam(lr=1e-3, eps=1e-7), lambda: refopt.adam(lr=1e-3, eps=_eps_hat(1e-7))),
             Diff("eps 1e-7 vs 1e-8 (paper placement)", "keras (value)",
@@ -268,6 +277,9 @@ SPECS = [
                  lambda: T.AdamW(), lambda: O.adamw(1e-3)),
             Diff("default decay 0.004 vs 1e-2 (times lr), eps-hat 1e-7", "keras vs torch",
                  lambda: T.AdamW(), lambda: K.AdamW(floatx="float64")),
+            Diff("differentiable=True: corrections from a float32 step vs float64", "torch",
+                 lambda: T.AdamW(differentiable=True, scalar_dtype="float64"),
+                 lambda: T.AdamW(differentiable=True, scalar_dtype="float32")),
         ],
         {"torch.optim.AdamW": (lambda: refopt.adamw(lr=1e-3), lambda: T.AdamW()),
          "optax.adamw": (lambda: refopt.adamw(lr=1e-3), lambda: O.adamw(1e-3)),
@@ -410,7 +422,7 @@ SPECS = [
              "max(1e-3, RMS(w)) after clipping and lr", "same as the paper, RMS read after the decay"),
             ("weight decay", "none", "decoupled w(1 - lr lambda)", "weight_decay_rate added after momentum",
              "decoupled, before the step"),
-            ("precision (keras)", "exact (float64 here)", "-", "-",
+            ("precision", "exact (float64 here)", "-", "beta2_t in float32 (float64 under inject_hyperparams)",
              "every mean (row, column, RMS) in float32 even for float64 input: keras 3.15.1's JAX ops.mean "
              "computes in result_type(x.dtype, 'float32')"),
         ],
@@ -429,6 +441,8 @@ SPECS = [
             Diff("optax with these leaves factored (min_dim_size_to_factor=2): its order and missing "
                  "relative step change nothing here; what remains is its float32 beta2_t", "optax",
                  lambda: refopt.adafactor(lr=1e-2), lambda: O.adafactor(1e-2, min_dim_size_to_factor=2)),
+            Diff("beta2_t = 1 - t^-0.8 in float32 (optax's default) vs float64 (under inject_hyperparams)",
+                 "optax", lambda: O.adafactor(1e-2, decay_rate_dtype="float64"), lambda: O.adafactor(1e-2)),
         ],
         {"torch.optim.Adafactor": (lambda: refopt.adafactor(lr=1e-2), lambda: T.Adafactor()),
          "optax.adafactor": (lambda: refopt.adafactor(lr=1e-2), lambda: O.adafactor(1e-2)),
@@ -572,15 +586,20 @@ SPECS = [
                  lambda: refopt.muon(lr=0.02, layout="in_out"),
                  lambda: refopt.muon(lr=0.02, layout="in_out", bias_correction=True)),
             Diff("max(||X||, eps) vs ||X|| + eps (flavor in float64)", "torch",
-                 lambda: refopt.muon(lr=0.02), lambda: T.Muon(lr=0.02, weight_decay=0.0)),
+                 lambda: refopt.muon(lr=0.02),
+                 lambda: T.Muon(lr=0.02, weight_decay=0.0, newton_schulz_dtype="float64")),
+            Diff("Newton-Schulz in bfloat16 (torch, emulated) vs float64", "torch",
+                 lambda: T.Muon(lr=0.02, newton_schulz_dtype="float64"), lambda: T.Muon(lr=0.02)),
             Diff("Moonlight's 0.2 sqrt(max(rows, cols)) vs the shape factor", "torch, optax (options)",
                  lambda: refopt.muon(lr=0.02), lambda: refopt.muon(lr=0.02, rms=0.2)),
         ],
         {"torch.optim.Muon": (lambda: refopt.muon(lr=1e-3), lambda: T.Muon()),
          "optax.contrib.muon": (lambda: refopt.muon(lr=0.02), lambda: O.contrib.muon(0.02))},
         "Measured on two matrices, 5x4 and 3x6 (Muon takes matrices only). The torch flavor runs "
-        "Newton-Schulz in float64; torch itself runs it in bfloat16, ~1e-2 relative from it per step "
-        "(tests/flavors/test_torch.py).",
+        "Newton-Schulz in bfloat16 as torch does (refopt.flavors.bfloat16; newton_schulz_dtype='float64' "
+        "gives the formula), so its total row holds the bfloat16 effect; the emulation agrees with torch "
+        "to 5.5e-14 where the matmul kernel is the emulated one and 5.0e-3 where it sums in another "
+        "order (tests/flavors/test_bfloat16_muon.py).",
         shapes={"w": (5, 4), "v": (3, 6)},
     ),
 ]
@@ -646,7 +665,7 @@ and is always decoupled, w -= w lambda lr before the step (keras/src/optimizers/
 where an alias offers it. keras's default epsilon is 1e-7 everywhere, torch's and optax's 1e-8
 for the Adam family. torch's `maximize=True` negates the gradient before anything else (torch
 only). keras's learning rate may be a schedule of the 0-based iteration count; refopt's
-schedules take the 1-based step t, and the keras flavors take a constant lr.
+schedules take the 1-based step t, and the keras flavors shift it (`refopt.flavors.keras_schedules`).
 """
 
 
