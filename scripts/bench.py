@@ -1,102 +1,132 @@
-"""Time one optimizer step of refopt (NumPy), torch.optim (CPU) and optax (jit, CPU) in
-the same process, and print refopt's time as a ratio of each.
+"""One optimizer step of refopt (canonical and refopt.fast), torch.optim (foreach, fused) and
+optax (jit, donated buffers) in the same process, as ratios against torch on one thread.
 
-    python scripts/bench.py [--sizes 1000,100000,1000000] [--repeat 50]
+    python scripts/bench.py [--sizes 1e4,1e5,1e6,1e7] [--rules sgd,momentum,adam,adamw] [--out DIR]
 
-The model is a tree of 8 float32 leaves with the given total size. refopt's rules are
-written to be read, not fused: the ratio says what the readability costs, per rule.
-Timings are medians of ``--repeat`` steps after warm-up.
+Each size runs in a process of its own (``scripts/bench_impls.py``: what is timed and how), so one
+size's memory and thread pools never reach the next. Per rule, layout (one flat float32 tensor, or
+100 tensors) and implementation this prints the median step time, the ratio against torch foreach
+and against torch fused, both on one thread (the stable denominators on a shared machine), the
+achieved bandwidth (the rule's bytes per parameter times the size over the time) as a fraction of
+the roofline measured in the same run, and the peak extra memory of one step. Then the targets at
+the largest size, flat, one thread, each met or missed. Writes DIR/bench.json (every row) and
+DIR/bench.png (time per parameter against size, one line per implementation; DIR: docs/bench).
 """
 from __future__ import annotations
 
 import argparse
-import time
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
-import numpy as np
-
-import refopt
-
-# rule -> (refopt factory kwargs, torch.optim name and kwargs, optax name and kwargs)
-CASES = {
-    "sgd": ({"lr": 1e-3}, ("SGD", {"lr": 1e-3}), ("sgd", {"learning_rate": 1e-3})),
-    "momentum": ({"lr": 1e-3, "beta1": 0.9}, ("SGD", {"lr": 1e-3, "momentum": 0.9}),
-                 ("sgd", {"learning_rate": 1e-3, "momentum": 0.9})),
-    "adam": ({"lr": 1e-3}, ("Adam", {"lr": 1e-3}), ("adam", {"learning_rate": 1e-3})),
-}
+HERE = Path(__file__).resolve().parent
+RULES = ("sgd", "momentum", "adam", "adamw")
 
 
-def median_seconds(fn, repeat: int) -> float:
-    fn()  # warm-up (and jit compile)
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+def run_sizes(sizes: list[int], rules: str) -> list[dict]:
+    rows = []
+    for k, size in enumerate(sizes):
+        print(f"[{k + 1}/{len(sizes)}] size {size:.0e}", file=sys.stderr, flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "rows.json"
+            subprocess.run([sys.executable, str(HERE / "bench_impls.py"), str(size), str(out), "--rules", rules],
+                           check=True)
+            rows += json.loads(out.read_text())
+    return rows
 
 
-def make_params(size: int, rng) -> dict:
-    sizes = np.full(8, size // 8)
-    return {f"w{i}": rng.standard_normal(int(n)).astype(np.float32) for i, n in enumerate(sizes)}
+def _find(rows: list[dict], **match) -> dict | None:
+    return next((r for r in rows if all(r[k] == v for k, v in match.items())), None)
 
 
-def bench_refopt(name, kwargs, params, grads, repeat):
-    opt = getattr(refopt, name)(**kwargs)
-    state = [opt.init(params)]
-
-    def step():
-        _, state[0] = opt.step(params, grads, state[0])
-
-    return median_seconds(step, repeat)
-
-
-def bench_torch(cls_name, kwargs, params, grads, repeat):
-    import torch
-    torch.set_num_threads(1)
-    ps = [torch.nn.Parameter(torch.from_numpy(w.copy())) for w in params.values()]
-    for p, g in zip(ps, grads.values()):
-        p.grad = torch.from_numpy(g.copy())
-    opt = getattr(torch.optim, cls_name)(ps, **kwargs)
-    return median_seconds(opt.step, repeat)
+def table(rows: list[dict]) -> str:
+    head = (f"{'rule':<9}{'size':>7} {'layout':<12}{'implementation':<15}{'thr':>4}{'us/step':>11}"
+            f"{'/foreach1':>10}{'/fused1':>9}{'roofline':>9}{'peak MB':>9}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        key = dict(rule=r["rule"], size=r["size"], layout=r["layout"], threads=1)
+        foreach, fused = _find(rows, impl="torch foreach", **key), _find(rows, impl="torch fused", **key)
+        roof = _find(rows, impl="roofline", rule=r["rule"], size=r["size"], layout="flat", threads=r["threads"] or 1)
+        bandwidth = r["bytes_per_param"] * r["size"] / r["median_s"]
+        roof_bw = roof and roof["bytes_per_param"] * roof["size"] / roof["median_s"]
+        peak = max(r["traced_peak_bytes"], r["rss_peak_bytes"]) / 2**20
+        lines.append(f"{r['rule']:<9}{r['size']:>7.0e} {r['layout']:<12}{r['impl']:<15}{r['threads'] or 'xla':>4}"
+                     f"{r['median_s'] * 1e6:>11.1f}{r['median_s'] / foreach['median_s']:>10.2f}"
+                     f"{r['median_s'] / fused['median_s']:>9.2f}"
+                     f"{(f'{bandwidth / roof_bw:.0%}' if roof_bw else '-'):>9}{peak:>9.1f}")
+    return "\n".join(lines)
 
 
-def bench_optax(fn_name, kwargs, params, grads, repeat):
-    import jax
-    import optax
-    tx = getattr(optax, fn_name)(**kwargs)
-    p = jax.tree.map(jax.numpy.asarray, params)
-    g = jax.tree.map(jax.numpy.asarray, grads)
-    state = [tx.init(p)]
+def targets(rows: list[dict]) -> list[tuple[str, float, str, float, bool]]:
+    """(what, measured, ">=" or "<=", bound, met) at the largest size, flat, one thread."""
+    size = max(r["size"] for r in rows)
 
-    @jax.jit
-    def update(p, g, s):
-        u, s = tx.update(g, s, p)
-        return optax.apply_updates(p, u), s
+    def row(impl, rule):
+        return _find(rows, impl=impl, rule=rule, size=size, layout="flat", threads=1)
 
-    def step():
-        new, state[0] = update(p, g, state[0])
-        jax.block_until_ready(new)
+    def t(impl, rule):
+        return row(impl, rule)["median_s"]
 
-    return median_seconds(step, repeat)
+    out = []
+    present = {r["rule"] for r in rows}
+    for rule in ("adam", "sgd", "momentum"):
+        if rule in present:
+            out.append((f"fast {rule} / torch fused {rule}", t("refopt.fast", rule) / t("torch fused", rule),
+                        "<=", 1.0))
+    if "adam" in present:
+        fast = row("refopt.fast", "adam")
+        out += [("fast adam bandwidth / roofline", t("roofline", "adam") / fast["median_s"], ">=", 0.8),
+                ("fast adam peak extra MB per step",
+                 max(fast["traced_peak_bytes"], fast["rss_peak_bytes"]) / 2**20, "<=", 1.0),
+                ("canonical adam / torch foreach adam", t("refopt", "adam") / t("torch foreach", "adam"), "<=", 3.0)]
+    return [(w, m, op, b, m >= b if op == ">=" else m <= b) for w, m, op, b in out]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="1000,100000,1000000")
-    parser.add_argument("--repeat", type=int, default=50)
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rules = list(dict.fromkeys(r["rule"] for r in rows))
+    fig, axes = plt.subplots(1, len(rules), figsize=(4.2 * len(rules), 4), sharey=True, squeeze=False)
+    for ax, rule in zip(axes[0], rules):
+        mine = [r for r in rows if r["rule"] == rule and r["layout"] == "flat"]
+        for impl, threads in dict.fromkeys((r["impl"], r["threads"]) for r in mine):
+            pts = sorted((r["size"], r["median_s"] / r["size"] * 1e9) for r in mine
+                         if (r["impl"], r["threads"]) == (impl, threads))
+            label = f"{impl} ({threads} thr)" if threads else f"{impl} (XLA threads)"
+            ax.plot(*zip(*pts), marker="o", label=label, linestyle="--" if impl == "roofline" else "-")
+        ax.set(xscale="log", yscale="log", title=f"{rule}, one float32 tensor", xlabel="parameters")
+    axes[0][0].set_ylabel("ns per parameter per step")
+    axes[0][-1].legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1e4,1e5,1e6,1e7", help="comma-separated (default: %(default)s)")
+    parser.add_argument("--rules", default=",".join(RULES), help="default: %(default)s")
+    parser.add_argument("--out", default="docs/bench", help="folder for bench.json and bench.png")
     args = parser.parse_args()
-    rng = np.random.default_rng(0)
-    print(f"{'rule':<10}{'params':>10}{'refopt us':>12}{'torch us':>11}{'optax us':>11}"
-          f"{'refopt/torch':>14}{'refopt/optax':>14}")
-    for size in (int(s) for s in args.sizes.split(",")):
-        params, grads = make_params(size, rng), make_params(size, rng)
-        for name, (ours, (tname, tkw), (oname, okw)) in CASES.items():
-            r = bench_refopt(name, ours, params, grads, args.repeat)
-            t = bench_torch(tname, tkw, params, grads, args.repeat)
-            o = bench_optax(oname, okw, params, grads, args.repeat)
-            print(f"{name:<10}{size:>10}{r * 1e6:>12.1f}{t * 1e6:>11.1f}{o * 1e6:>11.1f}"
-                  f"{r / t:>14.2f}{r / o:>14.2f}")
+    sizes = [int(float(s)) for s in args.sizes.split(",")]
+    unknown = set(args.rules.split(",")) - set(RULES)
+    if unknown:
+        parser.error(f"--rules: unknown {sorted(unknown)}; known: {', '.join(RULES)}")
+    rows = run_sizes(sizes, args.rules)
+    print(table(rows))
+    print(f"\ntargets at {max(sizes):.0e}, flat, one thread:")
+    for what, measured, op, bound, met in targets(rows):
+        print(f"  {what:<40} {measured:8.2f}  (target {op} {bound:g}: {'met' if met else 'MISSED'})")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(rows, indent=1) + "\n")
+    plot(rows, out / "bench.png")
+    print(f"wrote {out / 'bench.json'} and {out / 'bench.png'}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
