@@ -8,6 +8,7 @@ rule is adding a file: the conformance suite and the README table pick it up fro
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 
 from .core import RuleInfo
@@ -32,11 +33,20 @@ def _collect() -> dict[str, RuleInfo]:
         infos = getattr(module, "INFOS", ()) + ((module.INFO,) if hasattr(module, "INFO") else ())
         for info in infos:
             found[info.name] = info
+            _full_docstring(info.factory, module.__doc__)
     from . import combine  # partition and other combinators may register too
     for info in getattr(combine, "INFOS", ()):
         found[info.name] = info
     rank = {name: i for i, name in enumerate(CHEAT_SHEET_ORDER)}
     return dict(sorted(found.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
+
+
+def _full_docstring(factory, module_doc: str | None) -> None:
+    """``help(refopt.adam)`` shows the factory's summary, then the rule file's docstring (the
+    update, the argument table, the citation): the factory is what users hold, the file is where
+    the formula is written once."""
+    if module_doc and module_doc not in (factory.__doc__ or ""):
+        factory.__doc__ = f"{inspect.cleandoc(factory.__doc__ or '')}\n\n{module_doc}"
 
 
 RULES: dict[str, RuleInfo] = _collect()

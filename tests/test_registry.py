@@ -6,7 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import refopt
+from refopt import RULES
 from tests import rules as rule_tests
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,3 +46,14 @@ def test_readme_tables_are_generated_from_the_registry():
     out = subprocess.run([sys.executable, "scripts/readme.py", "--check"], cwd=ROOT,
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("name", [n for n, i in RULES.items() if i.factory.__module__.startswith("refopt.rules.")])
+def test_help_of_a_rule_shows_its_file_the_formula_table_and_citation(name):
+    import pydoc
+    text = pydoc.render_doc(getattr(refopt, name), renderer=pydoc.plaintext)
+    module = importlib.import_module(RULES[name].factory.__module__)
+    # the file's docstring, whole: its first and last lines both reach help()
+    lines = [x.strip() for x in module.__doc__.strip().splitlines() if x.strip()]
+    assert lines[0] in text and lines[-1] in text, name
+    assert str(RULES[name].year) in text, name

@@ -11,7 +11,7 @@ In the cheat sheet's (EMA) convention, :math:`\beta = 1 - \beta^{\text{paper}}`,
     w_t &= \frac{w_{t-1} - \eta\,(m_t + \beta_2 v_t) / \sqrt{n_t + \epsilon}}{1 + \lambda\eta}
 
 Xie, Zhou, Li, Lin & Yan (2024), "Adan: Adaptive Nesterov Momentum Algorithm for Faster
-Optimizing Deep Models", IEEE TPAMI (arXiv 2208.06677), Algorithm 1. The paper starts each
+Optimizing Deep Models", IEEE TPAMI (arXiv 2208.06677, 2022), Algorithm 1. The paper starts each
 average from its first sample instead of from zero, which is its bias correction:
 :math:`m_1 = g_1`, :math:`n_1 = g_1^2`, :math:`v_1 = 0` and :math:`v_2 = g_2 - g_1` (the
 paper's :math:`m_0 = g_0,\ n_0 = g_0^2,\ v_0 = 0,\ v_1 = g_1 - g_0`, counted from 0). So the
