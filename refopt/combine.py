@@ -153,5 +153,5 @@ INFOS = (
              equations="w^{(\\ell)}_t = \\mathrm{step}_{\\mathrm{label}(\\ell)}"
                        "(w^{(\\ell)}_{t-1}, g^{(\\ell)}_t)",
              buffers="those of the inner rules", example=_example,
-             checked_against={"torch.optim.Muon+torch.optim.AdamW": 1e-12}),
+             checked_against={"torch.optim.Muon (flavor, NS in float64)+torch.optim.AdamW": 1e-12}),
 )

@@ -110,5 +110,5 @@ INFO = RuleInfo(
               "O_t = \\mathrm{NS}_5(M_t)\n"
               "W_t = W_{t-1} - \\eta\\,(0.2\\sqrt{\\max(A,B)}\\, O_t + \\lambda W_{t-1})",
     buffers=2, matrix_only=True,
-    checked_against={"pytorch_optimizer.MARS": 1e-12},
+    checked_against={"pytorch_optimizer.MARS (flavor, NS in float64)": 1e-12},
 )

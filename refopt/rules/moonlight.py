@@ -87,5 +87,5 @@ INFO = RuleInfo(
               "O_t = \\mathrm{NS}_5(M_t)\n"
               "W_t = W_{t-1} - \\eta\\,(0.2\\sqrt{\\max(A,B)}\\, O_t + \\lambda W_{t-1})",
     buffers=1, matrix_only=True,
-    checked_against={"torch.optim.Muon": 1e-12, "pytorch_optimizer.Muon": 1e-12},
+    checked_against={"torch.optim.Muon (flavor, NS in float64)": 1e-12, "pytorch_optimizer.Muon (flavor, NS in float64)": 1e-12},
 )

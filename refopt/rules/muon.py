@@ -203,6 +203,8 @@ INFO = RuleInfo(
               "O_t = \\mathrm{NS}_5(U_t)\\,\\sqrt{\\max(1, \\mathrm{rows}/\\mathrm{cols})}\n"
               "W_t = W_{t-1} - \\eta\\lambda W_{t-1} - \\eta\\, O_t",
     buffers=1, matrix_only=True,
-    checked_against={"torch.optim.Muon": 1e-12, "optax.contrib.muon": 1e-12,
-                     "pytorch_optimizer.Muon": 1e-12},
+    # torch and pytorch-optimizer run NS in bfloat16 only: their flavors, equal to them in bfloat16
+    # (tests/flavors/test_bfloat16_muon.py), are compared here with NS in float64
+    checked_against={"torch.optim.Muon (flavor, NS in float64)": 1e-12, "optax.contrib.muon": 1e-12,
+                     "pytorch_optimizer.Muon (flavor, NS in float64)": 1e-12},
 )

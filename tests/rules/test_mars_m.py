@@ -3,37 +3,31 @@ README's Algorithm 2 (approximate) and the exact variant's extra gradient, and t
 
 pytorch-optimizer's "shampoo" type for a 2-D leaf is MARS-M with Muon's shape factor
 sqrt(max(1, rows/cols)) instead of 0.2 sqrt(max(A, B)): compared with ``adjust_lr="original"``,
-NS in float64 with eps = 0 (tests/rules/test_muon.py says how and why). Its NS input is
+through its flavor with NS in float64, eps = 0 (tests/rules/test_muon.py says why). Its NS input is
 M/(1 - beta1), which NS's scale invariance makes the same O_t.
 """
 import numpy as np
 import pytest
 
 import refopt
-from refopt.oracle.adapters import torch_optimizer
 
 from .independent import Check, assert_agrees
-from .test_muon import SHAPES, _in_float64, ns_closed_form
+from .test_muon import SHAPES, kozistr, kz, ns_closed_form
 
 
 def _kz_mars(**kw):
-    from pytorch_optimizer import MARS
-
-    def build(params, **k):
-        return MARS(params, **k)
-    build.__module__, build.__name__ = "pytorch_optimizer", "MARS"
-    return _in_float64(torch_optimizer(build, **kw))
+    return kozistr("MARS", **kw)
 
 
 LR, WD, B1, GAMMA = 0.01, 0.1, 0.95, 0.025
 
 CHECKS = [
-    Check("mars_m", "pytorch_optimizer.MARS",
+    Check("mars_m", kz("MARS"),
           lambda: refopt.mars_m(lr=LR, beta1=B1, gamma=GAMMA, weight_decay=WD, eps=0.0, adjust_lr="original"),
           lambda: _kz_mars(lr=LR, betas=(B1, 0.99), gamma=GAMMA, mars_type="shampoo", weight_decay=WD,
                            eps=0.0),
           rtol=1e-12, shapes=SHAPES, why="mars_type=shampoo is adjust_lr=original, NS in float64"),
-    Check("mars_m", "pytorch_optimizer.MARS",
+    Check("mars_m", kz("MARS"),
           lambda: refopt.mars_m(lr=LR, beta1=0.9, gamma=0.5, eps=0.0, weight_decay=0.0, adjust_lr="original"),
           lambda: _kz_mars(lr=LR, betas=(0.9, 0.99), gamma=0.5, mars_type="shampoo", weight_decay=0.0,
                            eps=0.0),

@@ -1,5 +1,5 @@
 """Moonlight: torch.optim.Muon(adjust_lr_fn="match_rms_adamw") and pytorch-optimizer's
-Muon(use_adjusted_lr=True) in float64 (how: tests/rules/test_muon.py), the update RMS, and a
+Muon(use_adjusted_lr=True) through their flavors with NS in float64 (why: tests/rules/test_muon.py), the update RMS, and a
 step by hand.
 
 Both frameworks keep EMA momentum with the Nesterov mix; Moonlight's is the sum form. With
@@ -14,22 +14,22 @@ from hypothesis import strategies as st
 import refopt
 
 from .independent import Check, assert_agrees
-from .test_muon import BAND, SHAPES, kozistr, ns_closed_form, torch_muon
+from .test_muon import BAND, SHAPES, TORCH_MUON, kozistr, kz, ns_closed_form, torch_muon
 
 LR, WD = 0.01, 0.1
 
 CHECKS = [
-    Check("moonlight", "torch.optim.Muon",
+    Check("moonlight", TORCH_MUON,
           lambda: refopt.moonlight(lr=LR, weight_decay=WD, nesterov=True, eps=0.0),
           lambda: torch_muon(lr=LR, weight_decay=WD, adjust_lr_fn="match_rms_adamw", eps=0.0),
           rtol=1e-12, shapes=SHAPES, why="match_rms_adamw, nesterov, NS in float64, eps=0"),
-    Check("moonlight", "torch.optim.Muon",
+    Check("moonlight", TORCH_MUON,
           lambda: refopt.moonlight(lr=LR, weight_decay=WD, eps=0.0),
           lambda: torch_muon(lr=LR, weight_decay=WD, adjust_lr_fn="match_rms_adamw", nesterov=False, eps=0.0),
           rtol=1e-12, shapes=SHAPES, why="match_rms_adamw, nesterov=False, NS in float64, eps=0"),
-    Check("moonlight", "pytorch_optimizer.Muon",
+    Check("moonlight", kz("Muon"),
           lambda: refopt.moonlight(lr=LR, weight_decay=WD, nesterov=True, eps=0.0),
-          lambda: kozistr(__import__("pytorch_optimizer").Muon, lr=LR, weight_decay=WD, use_adjusted_lr=True,
+          lambda: kozistr("Muon", lr=LR, weight_decay=WD, use_adjusted_lr=True,
                           foreach=False),
           rtol=1e-12, shapes=SHAPES, why="use_adjusted_lr, NS in float64, eps=0"),
 ]

@@ -1,53 +1,35 @@
 """Muon: agreement with torch.optim.Muon, optax.contrib.muon and pytorch-optimizer's Muon in
 float64, and the Newton-Schulz iteration against its closed form on the singular values.
 
-How the frameworks are run in float64. torch's ``_zeropower_via_newtonschulz`` always casts to
-bfloat16 (``grad.bfloat16()``) and pytorch-optimizer's ``zero_power_via_newton_schulz_5`` takes
-``dtype=torch.bfloat16``. bfloat16 keeps 8 significant bits, so each of the 5 NS steps would add
-a relative error near 2^-8 = 4e-3 and the comparison could not be tighter than ~1e-2. Instead,
-during their steps only, ``Tensor.bfloat16`` is made a float64 copy (torch) and the NS function
-is called with ``dtype=torch.float64`` (pytorch-optimizer); every other line is theirs, and the
-comparison is at 1e-12. ``eps=0`` on both sides: torch and pytorch-optimizer divide by
-``max(norm, eps)``, refopt (as Keller Jordan's reference and optax) by ``norm + eps``; the two
-agree exactly at eps = 0 and differ by eps/norm (~1e-6 here) otherwise.
+How the frameworks are compared in float64, as shipped. optax.contrib.muon computes in the params'
+dtype: it runs as is, under x64. torch's ``_zeropower_via_newtonschulz`` always casts to bfloat16,
+and pytorch-optimizer's Muon calls its NS with ``dtype=torch.bfloat16``: 8 significant bits, so each
+of the 5 NS steps adds a relative error near 2^-8 and no float64 comparison with them can be tighter
+than ~1e-2. Their flavors (``refopt.flavors.torch.Muon``, ``refopt.flavors.pytorch_optimizer.Muon``)
+reproduce them as shipped, bfloat16 NS included, bit for bit where the matmul kernel is the emulated
+one (tests/flavors/test_bfloat16_muon.py); ``newton_schulz_dtype="float64"`` changes that one line
+and nothing else. So the chain is: framework == flavor in bfloat16 (that test), and the flavor with
+float64 NS == this rule to 1e-12 (here); the ids say "flavor, NS in float64". ``eps=0`` on both sides:
+torch and pytorch-optimizer divide by ``max(norm, eps)``, refopt (as Keller Jordan's reference and
+optax) by ``norm + eps``; the two agree exactly at eps = 0 and differ by eps/norm (~1e-6 here) otherwise.
 """
-import functools
-from contextlib import ExitStack
-from unittest import mock
-
 import numpy as np
 import optax
 import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from pytorch_optimizer.optimizer import mars as kz_mars
-from pytorch_optimizer.optimizer.muon import base as kz_base
-from pytorch_optimizer.optimizer.muon import normuon as kz_normuon
-from pytorch_optimizer.optimizer.utils import matrix as kz_matrix
 
 import refopt
-from refopt.oracle.adapters import Adapter, optax_transformation, torch_optimizer
+from refopt.flavors import pytorch_optimizer as P
+from refopt.flavors import torch as T
+from refopt.oracle.adapters import Adapter, optax_transformation
 from refopt.rules.muon import NS_COEFFICIENTS, newton_schulz
 
 from .independent import Check, assert_agrees
 
 SHAPES = {"wide": (3, 6), "tall": (6, 4), "square": (4, 4)}  # tall: the shape factor is sqrt(1.5)
 LR, WD = 0.05, 0.1
-
-
-def _in_float64(adapter: Adapter) -> Adapter:
-    """The adapter with Newton-Schulz run in float64 during each step (module docstring)."""
-    ns64 = functools.partial(kz_matrix.zero_power_via_newton_schulz_5, dtype=torch.float64, eps=0.0)
-
-    def step(params, grads, state):
-        with ExitStack() as stack:
-            stack.enter_context(mock.patch.object(torch.Tensor, "bfloat16", torch.Tensor.clone))
-            for module in (kz_base, kz_normuon, kz_mars):
-                stack.enter_context(mock.patch.object(module, "zero_power_via_newton_schulz_5", ns64))
-            return adapter.step(params, grads, state)
-
-    return Adapter(adapter.name, adapter.init, step)
 
 
 def optax_muon(**kwargs) -> Adapter:
@@ -59,16 +41,21 @@ def optax_muon(**kwargs) -> Adapter:
                                 "optax.contrib.muon")
 
 
-def torch_muon(**kwargs) -> Adapter:
-    return _in_float64(torch_optimizer(torch.optim.Muon, **kwargs))
+# the framework side of the float64 checks: its flavor with float64 NS (module docstring)
+TORCH_MUON = "torch.optim.Muon (flavor, NS in float64)"
 
 
-def kozistr(cls, **kwargs) -> Adapter:
-    """A pytorch-optimizer Muon-family class over one ``use_muon=True`` group, NS in float64."""
-    def build(params, **kw):
-        return cls([dict(params=params, use_muon=True)], **kw)
-    build.__module__, build.__name__ = "pytorch_optimizer", cls.__name__
-    return _in_float64(torch_optimizer(build, **kwargs))
+def kz(name: str) -> str:
+    return f"pytorch_optimizer.{name} (flavor, NS in float64)"
+
+
+def torch_muon(**kwargs):
+    return T.Muon(**kwargs, newton_schulz_dtype="float64")
+
+
+def kozistr(name: str, **kwargs):
+    """A pytorch-optimizer Muon-family class's flavor, NS in float64."""
+    return getattr(P, name)(**kwargs, newton_schulz_dtype="float64")
 
 
 # Keller Jordan's quintic (Muon, 2024), written here rather than taken from refopt, so the
@@ -88,10 +75,10 @@ def ns_closed_form(G, steps=5, coefficients=JORDAN_COEFFICIENTS):
 
 
 CHECKS = [
-    Check("muon", "torch.optim.Muon", lambda: refopt.muon(lr=LR, weight_decay=WD, eps=0.0),
+    Check("muon", TORCH_MUON, lambda: refopt.muon(lr=LR, weight_decay=WD, eps=0.0),
           lambda: torch_muon(lr=LR, weight_decay=WD, eps=0.0), rtol=1e-12, shapes=SHAPES,
           why="NS in float64, eps=0"),
-    Check("muon", "torch.optim.Muon", lambda: refopt.muon(lr=LR, beta1=0.9, nesterov=False, eps=0.0),
+    Check("muon", TORCH_MUON, lambda: refopt.muon(lr=LR, beta1=0.9, nesterov=False, eps=0.0),
           lambda: torch_muon(lr=LR, momentum=0.9, nesterov=False, weight_decay=0.0, eps=0.0),
           rtol=1e-12, shapes=SHAPES, why="nesterov=False, NS in float64, eps=0"),
     Check("muon", "optax.contrib.muon",
@@ -108,11 +95,11 @@ CHECKS = [
           lambda: optax_muon(learning_rate=LR, weight_decay=WD, consistent_rms=0.2), rtol=1e-12,
           shapes=SHAPES,
           why="consistent_rms=0.2 is rms=0.2, bias_correction, (in, out) layout"),
-    Check("muon", "torch.optim.Muon", lambda: refopt.muon(lr=LR, weight_decay=WD, eps=0.0, rms=0.2),
+    Check("muon", TORCH_MUON, lambda: refopt.muon(lr=LR, weight_decay=WD, eps=0.0, rms=0.2),
           lambda: torch_muon(lr=LR, weight_decay=WD, eps=0.0, adjust_lr_fn="match_rms_adamw"), rtol=1e-12,
           shapes=SHAPES, why="match_rms_adamw is rms=0.2, NS in float64, eps=0"),
-    Check("muon", "pytorch_optimizer.Muon", lambda: refopt.muon(lr=LR, weight_decay=WD, eps=0.0),
-          lambda: kozistr(__import__("pytorch_optimizer").Muon, lr=LR, weight_decay=WD, foreach=False),
+    Check("muon", kz("Muon"), lambda: refopt.muon(lr=LR, weight_decay=WD, eps=0.0),
+          lambda: kozistr("Muon", lr=LR, weight_decay=WD, foreach=False),
           rtol=1e-12, shapes=SHAPES, why="NS in float64, eps=0"),
 ]
 

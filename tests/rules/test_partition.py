@@ -1,5 +1,5 @@
-"""partition: the same numbers as torch's Muon on the matrices and torch's AdamW on the rest,
-the same bits as running each rule on its own leaves, routing errors that name the leaf, and
+"""partition: the same numbers as torch's Muon (its flavor, NS in float64) on the matrices and
+torch's AdamW on the rest, the same bits as running each rule on its own leaves, routing errors that name the leaf, and
 the MLP demonstration.
 """
 import importlib.util
@@ -15,7 +15,7 @@ from refopt.combine import PartitionState
 from refopt.oracle.adapters import Adapter
 
 from .independent import Check, assert_agrees
-from .test_muon import _in_float64
+from .test_muon import torch_muon
 
 SHAPES = {"hidden": {"w": (6, 4), "b": (6,)}, "out": {"w": (3, 6), "b": (3,)}}
 FLAT_SHAPES = {"w1": (6, 4), "b1": (6,), "w2": (3, 6), "b2": (3,)}  # independent.py takes flat dicts
@@ -27,25 +27,31 @@ def by_ndim(path, w):
 
 
 def torch_muon_and_adamw() -> Adapter:
-    """torch.optim.Muon over the 2-D leaves and torch.optim.AdamW over the rest, routed here.
-    Muon's NS runs in float64 with eps = 0 (tests/rules/test_muon.py says how and why)."""
+    """torch's Muon over the 2-D leaves and torch's AdamW over the rest, routed here by hand (not
+    by refopt.partition): Muon as its flavor with NS in float64 (tests/rules/test_muon.py says
+    why), AdamW as torch.optim.AdamW itself."""
+    muon = torch_muon(lr=LR_MUON, weight_decay=WD, eps=0.0)
+
     def init(params):
         spec = tree.structure(params)
-        leaves = [torch.nn.Parameter(torch.tensor(np.array(w))) for _, w in tree.leaves_with_paths(params)]
-        matrices = [p for p in leaves if p.ndim == 2]
-        others = [p for p in leaves if p.ndim != 2]
-        return spec, leaves, (torch.optim.Muon(matrices, lr=LR_MUON, weight_decay=WD, eps=0.0),
-                              torch.optim.AdamW(others, lr=LR_ADAM, weight_decay=WD))
+        leaves = [np.array(w) for _, w in tree.leaves_with_paths(params)]
+        matrices = {i: w for i, w in enumerate(leaves) if w.ndim == 2}
+        others = [torch.nn.Parameter(torch.tensor(w)) for w in leaves if w.ndim != 2]
+        return spec, matrices, muon.init(matrices), others, torch.optim.AdamW(others, lr=LR_ADAM, weight_decay=WD)
 
     def step(params, grads, state):
-        spec, leaves, opts = state
-        for p, g in zip(leaves, tree.leaves_like(spec, grads, "grads")):
-            p.grad = torch.tensor(np.array(g))
-        for opt in opts:
-            opt.step()
-        return tree.unflatten(spec, [p.detach().numpy().copy() for p in leaves]), state
+        spec, matrices, muon_state, others, adamw = state
+        g = tree.leaves_like(spec, grads, "grads")
+        matrices, muon_state = muon.step(matrices, {i: g[i] for i in matrices}, muon_state)
+        rest = [np.array(x) for i, x in enumerate(g) if i not in matrices]
+        for p, gi in zip(others, rest):
+            p.grad = torch.tensor(gi)
+        adamw.step()
+        other = iter(p.detach().numpy().copy() for p in others)
+        new = [matrices[i] if i in matrices else next(other) for i in range(len(g))]
+        return tree.unflatten(spec, new), (spec, matrices, muon_state, others, adamw)
 
-    return _in_float64(Adapter("torch.optim.Muon+torch.optim.AdamW", init, step))
+    return Adapter("torch.optim.Muon+torch.optim.AdamW", init, step)
 
 
 def ours():
@@ -55,8 +61,8 @@ def ours():
 
 
 CHECKS = [
-    Check("partition", "torch.optim.Muon+torch.optim.AdamW", ours, torch_muon_and_adamw, rtol=1e-12,
-          shapes=FLAT_SHAPES, why="2-D to Muon (NS in float64, eps=0), the rest to AdamW"),
+    Check("partition", "torch.optim.Muon (flavor, NS in float64)+torch.optim.AdamW", ours, torch_muon_and_adamw,
+          rtol=1e-12, shapes=FLAT_SHAPES, why="2-D to Muon (NS in float64, eps=0), the rest to AdamW"),
 ]
 
 
