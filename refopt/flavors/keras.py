@@ -65,7 +65,7 @@ import refopt
 from ..backend import zeros_like
 from ..core import NONNEGATIVE, POSITIVE, UNIT, Interval, Optimizer, number, rule
 from ..rules.muon import flag
-from .keras_base import learning_rate_of, options, resolve_floatx, wrap
+from .keras_base import KERAS_OPTIONS, learning_rate_of, options, resolve_floatx, wrap
 from .keras_rules import (AdamaxState, KerasAdafactorState, adafactor_init, adafactor_update, adamax_update,
                           velocity)
 from .torch import _lr_at, decoupled
@@ -252,6 +252,11 @@ def framework(attr: str, floatx: str | None = None, mean_dtype: Any = None, **kw
 # measured worst 1.4e-7 relative over 25 steps (the means enter V-hat through a product and a
 # quotient, then the RMS of w and of U); 1e-6 bounds that (tests/flavors/test_keras.py)
 RTOL = {"Adafactor": 1e-6}
+
+
+def extra_arguments(attr: str) -> tuple[str, ...]:
+    """keras's base-optimizer arguments, which every flavor takes through ``**base``."""
+    return tuple(KERAS_OPTIONS)
 
 
 def precision(attr: str) -> tuple[str, dict | None]:

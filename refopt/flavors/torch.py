@@ -50,6 +50,12 @@ _TAKES = {"SGD": (*_PATHS, "fused"), "Adagrad": (*_PATHS, "fused"), "Adam": (*_P
           "Adafactor": ("foreach",)}
 
 
+
+def extra_arguments(attr: str) -> tuple[str, ...]:
+    """The code-path options ``torch.optim.<attr>`` takes, which its flavor takes through ``**impl``."""
+    return _TAKES.get(attr, (*_PATHS, "capturable")) if attr != "Muon" else ()
+
+
 # imported from here by the other flavors and the oracle
 _REEXPORTED = (PERTURBATIONS, framework, decoupled, negated)
 

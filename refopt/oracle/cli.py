@@ -152,12 +152,16 @@ def framework_kwargs(parser: argparse.ArgumentParser, extra: list[tuple[str, str
     return kwargs
 
 
-def check_arguments(parser: argparse.ArgumentParser, name: str, factory: Any, kwargs: dict) -> None:
+def check_arguments(parser: argparse.ArgumentParser, name: str, factory: Any, kwargs: dict,
+                    extra: tuple[str, ...] | None = None) -> None:
     """Every argument is one the flavor factory takes (else "did you mean", from its
-    signature and the CLI's options), and every required one is given."""
+    signature, ``extra`` (the names it takes through ``**kwargs``: the flavor module's
+    ``extra_arguments``) and the CLI's options), and every required one is given."""
     params = inspect.signature(factory).parameters.values()
     named = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    takes_more = any(p.kind is p.VAR_KEYWORD for p in params)
+    named += list(extra or ())
+    # without a list of what **kwargs takes, an unknown name is for the flavor to judge
+    takes_more = extra is None and any(p.kind is p.VAR_KEYWORD for p in params)
     for key in kwargs:
         if key in named:
             continue
@@ -270,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         print(list_text())
         return 0
     module, attr, factory = resolve(parser, name)
-    check_arguments(parser, name, factory, kwargs)
+    extra = getattr(module, "extra_arguments", None)
+    check_arguments(parser, name, factory, kwargs, extra(attr) if extra else None)
     reference = build_reference(parser, module, attr, kwargs, options["perturb"])
     params = make_params(parser, module, attr, options, reference)
     candidate = build_candidate(parser, module, attr, kwargs)._replace(name=call_text(name, kwargs))

@@ -202,3 +202,10 @@ def test_help_is_the_docstring_as_plain_text_with_what_exists_now(capsys):
                 assert module.PREFIX + attr in text, attr
     assert "keras.optimizers.*" in text and "paper-eps: keras.optimizers.Adam" in text
     assert cli.usage() == text
+
+
+def test_a_code_path_option_close_to_a_cli_option_is_still_the_frameworks(capsys):
+    # "fused" is one edit from "--seed"-like names; torch.optim.SGD takes fused=True on CPU
+    rc, out = _main(capsys, "torch.optim.SGD", "--lr", "0.1", "--momentum", "0.9", "--fused", "true",
+                    "--steps", "3")
+    assert rc == 0 and "candidate torch.optim.SGD(lr=0.1, momentum=0.9, fused=True)" in out, out

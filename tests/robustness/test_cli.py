@@ -86,7 +86,12 @@ BAD = [
                                            "flavor); did you mean --steps?"),
     (["torch.optim.Adam", "--betaz", "0.9,0.9"], "did you mean --betas?"),
     (["keras.optimizers.Adam", "--learing_rate", "1e-3"], "did you mean --learning_rate?"),
-    (["torch.optim.Adam", "--momentum", "0.9"], "unexpected keyword argument 'momentum'"),
+    (["torch.optim.Adam", "--momentum", "0.9"], "torch.optim.Adam takes no argument --momentum"),
+    # the names a flavor takes through **kwargs (torch's code paths, keras's base optimizer) count
+    (["torch.optim.Adam", "--foreachh", "true"], "did you mean --foreach?"),
+    (["torch.optim.Adam", "--fooo", "1"], "it takes --lr, --betas, --eps"),
+    (["torch.optim.RMSprop", "--fused", "true"], "torch.optim.RMSprop takes no argument --fused"),
+    (["keras.optimizers.Adam", "--clipnorn", "1"], "did you mean --clipnorm?"),
     (["torch.optim.Adma"], "no refopt flavor for 'torch.optim.Adma' (known namespaces: torch.optim.*, "),
     (["torch.optim.Adma"], "; did you mean torch.optim.Adam?"),
     (["optax.contrb.muon", "--learning_rate", "0.02"], "did you mean optax.contrib.muon?"),
