@@ -13,7 +13,8 @@ where a node is one of
 
 Reading a file never imports or looks up anything it names. A state type is found in an
 explicit table of refopt's own state classes (``state_types()``): every rule module's, the
-flavor modules', ``PartitionState``, and whatever a wrapper adds with ``register_state``.
+flavor modules', ``PartitionState``, whatever a wrapper adds with ``register_state``, and the
+names under which a class lived before it moved between refopt's modules (``MOVED``).
 Anything else in a file, and any damage, raises ``CheckpointError`` naming the file.
 """
 from __future__ import annotations
@@ -73,7 +74,24 @@ def state_types() -> dict[str, type]:
         for obj in vars(module).values():
             if _is_state_class(obj) and obj.__module__ == module.__name__:
                 table[_type_name(obj)] = obj
-    return {**table, **_REGISTERED}
+    moved = {old: table[new] for old, new in MOVED.items() if new in table}
+    return {**moved, **table, **_REGISTERED}
+
+
+# State classes that moved between refopt's modules (same fields), so that a checkpoint saved
+# before the move still loads: old "module:qualname" -> the current one. optax's Yogi state became
+# the canonical rule's (the flavor is refopt.yogi with optax's settings; fields t, m, s both).
+MOVED = {
+    **{f"refopt.flavors.optax:{c}": f"refopt.flavors.optax_rules:{c}"
+       for c in ("AdafactorState", "AdanState", "AmsgradState", "LarsState", "RmspropState")},
+    "refopt.flavors.optax:YogiState": "refopt.rules.yogi:YogiState",
+    "refopt.flavors.optax_rules:YogiState": "refopt.rules.yogi:YogiState",
+    "refopt.flavors.keras:AdamaxState": "refopt.flavors.keras_rules:AdamaxState",
+    **{f"refopt.flavors.torch:{c}": f"refopt.flavors.torch_rules:{c}"
+       for c in ("DampenedMomentumState", "TorchAdafactorState", "TorchNAdamState")},
+    "refopt.flavors.torch:TorchMuonState": "refopt.flavors.torch_muon:TorchMuonState",
+    "refopt.flavors.torch_rules:TorchMuonState": "refopt.flavors.torch_muon:TorchMuonState",
+}
 
 
 # --- saving ------------------------------------------------------------------------------

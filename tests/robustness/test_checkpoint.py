@@ -290,3 +290,22 @@ def test_random_damage_gives_the_same_state_or_an_error(tmp_path_factory, data):
         assert same_bits(load_state(path), state)
     except CheckpointError as err:
         assert str(path) in str(err)
+
+
+@pytest.mark.parametrize("old", sorted(refopt.checkpoint.MOVED))
+def test_a_checkpoint_saved_before_a_state_class_moved_still_loads(tmp_path, old):
+    table = refopt.checkpoint.state_types()
+    new = refopt.checkpoint.MOVED[old]
+    cls = table[new]
+    assert old.split(":")[1] == new.split(":")[1] and old != new   # a move keeps the class's name
+    state = cls(1, *(np.arange(3.0) + i for i in range(len(cls._fields) - 1)))
+    save_state(tmp_path / "now.npz", state)
+    with np.load(tmp_path / "now.npz") as f:   # the same file, naming the class where it used to live
+        members = {k: f[k] for k in f.files}
+    doc = json.loads(members.pop("__state__").tobytes())
+    assert doc["root"]["state"] == new
+    doc["root"]["state"] = old
+    back = load_state(craft(tmp_path / "before.npz", doc, **members))
+    assert type(back) is cls and back.t == 1
+    for a, b in zip(back[1:], state[1:]):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
