@@ -1,0 +1,5 @@
+"""refopt and the frameworks, both directions, one file per framework.
+
+``refopt.interop.torch.Optimizer(params_or_groups, rule)``: a refopt rule (canonical or flavor) as
+a real ``torch.optim.Optimizer``. The framework is imported by the file that needs it, never here.
+"""
