@@ -77,7 +77,7 @@ def _flavor_options(attr: str, group: dict) -> dict:
 class Row:
     step: int
     param: str
-    torch_vs_flavor: float    # params relative distance, same dtype
+    framework_vs_flavor: float  # params relative distance, same dtype
     flavor_vs_float64: float  # the dtype's effect
     belief_vs_float64: float
 
@@ -102,8 +102,8 @@ class Report:
         steps = max((r.step for r in self.rows), default=0)
         lines = [f"shadow of {self.optimizer}, params {self.dtype}, {steps} steps"
                  + (f" (every {self.every}th, each restarted from torch's params and state)" if self.every > 1 else "")]
-        bad = self.first("torch_vs_flavor", self.rtol)
-        lines.append(f"torch vs its flavor in {self.dtype}: worst {self.worst('torch_vs_flavor'):.2e} of the distance "
+        bad = self.first("framework_vs_flavor", self.rtol)
+        lines.append(f"{self.optimizer.split('.')[0]} vs its flavor in {self.dtype}: worst {self.worst('framework_vs_flavor'):.2e} of the distance "
                      f"moved, " + (f"PAST rtol {self.rtol:g} at step {bad.step}, {bad.param}" if bad else
                                    f"within rtol {self.rtol:g} (rounding)"))
         lines.append(f"{self.dtype} vs float64 (the dtype's effect): worst {self.worst('flavor_vs_float64'):.2e}")

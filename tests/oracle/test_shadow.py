@@ -40,7 +40,7 @@ def test_torch_is_its_flavor_to_float32_rounding_and_the_dtype_effect_is_sized(f
     assert {r.param for r in report.rows} == {"0.weight", "0.bias", "2.weight", "2.bias"}
     # measured 2.9e-6 of the distance moved over 200 float32 steps: a few float32 roundings (6e-8
     # each) accumulated; a convention error (decay not times lr, eps placement) is 1e-3 and more
-    assert report.worst("torch_vs_flavor") < 1e-4 and report.first("torch_vs_flavor", report.rtol) is None
+    assert report.worst("framework_vs_flavor") < 1e-4 and report.first("framework_vs_flavor", report.rtol) is None
     # float32 against the float64 flavor: the params' dtype moves the run, by float32's order
     assert 1e-9 < report.worst("flavor_vs_float64") < 1e-3
     assert "within rtol" in str(report)
@@ -59,7 +59,7 @@ def test_the_right_belief_agrees_and_float64_is_rounding():
                    belief=lambda o: refopt.adamw(lr=o["lr"], beta1=o["betas"][0], beta2=o["betas"][1], eps=o["eps"],
                                                  weight_decay=o["lr"] * o["weight_decay"]))
     report = watch.report()
-    assert report.worst("torch_vs_flavor") <= 1e-10          # measured 5e-15
+    assert report.worst("framework_vs_flavor") <= 1e-10          # measured 5e-15
     assert report.worst("belief_vs_float64") <= 1e-10
     assert "agrees with torch's flavor in float64" in str(report)
 
@@ -76,7 +76,7 @@ def test_every_k_restarts_from_torchs_params_and_state_and_says_so():
     report = watch.report()
     assert sorted({r.step for r in report.rows}) == [1, 11, 21]
     # restarted at step 11 from torch's (t, m, s): the flavor's one step equals torch's
-    assert report.worst("torch_vs_flavor") <= 1e-10
+    assert report.worst("framework_vs_flavor") <= 1e-10
     assert "every 10th, each restarted from torch's params and state" in str(report)
 
 
@@ -108,4 +108,4 @@ def test_a_parameter_without_gradient_is_not_a_row():
         a.grad = torch.full((3,), 0.5, dtype=torch.float64)
         opt.step()
     assert [r.param for r in watch.report().rows] == ["a"] * 3
-    assert np.isfinite(watch.report().worst("torch_vs_flavor")) and watch.report().worst("torch_vs_flavor") <= 1e-12
+    assert np.isfinite(watch.report().worst("framework_vs_flavor")) and watch.report().worst("framework_vs_flavor") <= 1e-12
