@@ -91,16 +91,17 @@ def leaves_like(spec: Any, tree: Any, what: str, path: str = ROOT) -> list:
 
 def unflatten(spec: Any, leaves: list) -> Any:
     """Inverse of ``leaves_like(spec, ...)``: put ``leaves`` back into ``spec``'s shape."""
-    it = iter(leaves)
+    return _build(spec, iter(leaves))
 
-    def build(node: Any) -> Any:
-        if node is None:
-            return next(it)
-        if isinstance(node, dict):
-            return {k: build(v) for k, v in node.items()}
-        return _rebuild(node, [build(v) for v in node])
 
-    return build(spec)
+def _build(node: Any, it: Any) -> Any:
+    # a module function, not a closure over itself: a recursive closure is a reference cycle that
+    # keeps the leaves (every array of a step) alive until the cycle collector runs
+    if node is None:
+        return next(it)
+    if isinstance(node, dict):
+        return {k: _build(v, it) for k, v in node.items()}
+    return _rebuild(node, [_build(v, it) for v in node])
 
 
 def tree_map(f: Callable, tree: Any, *rest: Any) -> Any:
