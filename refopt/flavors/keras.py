@@ -43,7 +43,8 @@ multiplied by the lr (so refopt.adamw's decay is ``learning_rate * weight_decay`
 optimizer including ``Adam`` and ``SGD`` (torch's ``weight_decay`` there is coupled L2).
 Epsilon defaults to 1e-7 everywhere. ``learning_rate`` may be a schedule ``t -> lr`` (refopt's
 t, 1 at the first update; ``refopt.flavors.keras_schedules`` has Keras's schedules in that
-form) or a Keras ``LearningRateSchedule`` object, which Keras calls at ``iterations`` = t - 1.
+form) or a Keras ``LearningRateSchedule`` object, which Keras calls at ``iterations`` = t - 1,
+or a callable of no argument, keras's own callable form, called at every step.
 The base optimizer's options (``clipnorm``, ``clipvalue``, ``global_clipnorm``, ``use_ema``,
 ``ema_momentum``, ``ema_overwrite_frequency``, ``gradient_accumulation_steps``,
 ``loss_scale_factor``) are taken by keras's names and applied in keras's order
