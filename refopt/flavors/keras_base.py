@@ -23,13 +23,16 @@ this order:
 
 **Precision.** keras keeps a constant learning rate in a variable of ``floatx`` (float32 unless
 the user set it) and casts it to each variable's dtype in the step: a float64 model trains with
-lr rounded to float32 (1e-3 becomes 1.0000000474974513e-3). ``floatx`` selects that rounding:
+lr rounded to float32 (1e-3 becomes 1.0000000474974513e-3). A ``LearningRateSchedule`` or a
+callable is no variable: its value is cast to the variable's dtype only (with x64 on a schedule
+computes in float64 whatever floatx is). ``floatx`` selects the constant's rounding:
 None reads ``keras.config.floatx()`` when keras is imported (else keras's default, float32),
 at construction as keras reads it when the optimizer is built.
 """
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import sys
 from typing import Any, Callable
 
@@ -92,25 +95,46 @@ def _rounded(x: float, floatx: str) -> float:
     return float(np.asarray(x, dtype=floatx))
 
 
-def _keras_value(schedule: Any, iterations: int) -> float:
-    """A keras schedule's value as keras computes it in the oracle: with x64 on (this thread
-    only), so a float64 floatx is float64 arithmetic (without x64 JAX would make it float32)."""
+def _keras_values(schedule: Any) -> Callable[[int], float]:
+    """A keras schedule's value at ``iterations`` as keras computes it in the oracle: jitted, as
+    keras's train step runs it (eager: ~0.1 s a call for a cosine), with x64 on (this thread
+    only). A Python-float argument then becomes a float64 tensor whatever floatx is (JAX's
+    default float), so the value is float64 arithmetic (the cosines' ``ops.cos`` excepted, which
+    keras takes in float32): keras casts it to each variable's dtype, never to floatx."""
     import jax
-    with jax.enable_x64(True):
-        return float(schedule(iterations))
+    jitted = jax.jit(schedule)
+
+    def value(iterations: int) -> float:
+        with jax.enable_x64(True):
+            return float(jitted(np.int64(iterations)))
+    return value
+
+
+def _takes_no_argument(fn: Any) -> bool:
+    """keras's own callable lr is called with no argument (``_get_current_learning_rate``)."""
+    try:
+        return not any(p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                       for p in inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):  # no signature (a builtin): refopt's t -> lr
+        return False
 
 
 def learning_rate_of(learning_rate: Any, opts: dict) -> Any:
-    """The lr the rule sees: a number rounded to floatx, or a schedule ``t -> lr`` of refopt's
-    1-based t (a keras ``LearningRateSchedule`` called at ``t - 1``), each value rounded to
-    floatx, and taken at the micro-step jk under accumulation."""
+    """The lr the rule sees: a number rounded to floatx (keras holds it in a floatx variable); a
+    keras ``LearningRateSchedule`` called at ``t - 1`` (at the micro-step ``jk - 1`` under
+    accumulation), its value as keras computes it, not rounded (it is no variable); a callable
+    of no argument (keras's own form) called at every step, not rounded either; else a schedule
+    ``t -> lr`` of refopt's 1-based t, taken at the micro-step jk, each value rounded to floatx."""
     floatx, k = opts["floatx"], opts["gradient_accumulation_steps"] or 1
     if not callable(learning_rate):
         return _rounded(number("learning_rate", learning_rate, NONNEGATIVE), floatx)
     keras = sys.modules.get("keras")
     schedules = getattr(getattr(keras, "optimizers", None), "schedules", None)
     if schedules is not None and isinstance(learning_rate, schedules.LearningRateSchedule):
-        return lambda j: _rounded(_keras_value(learning_rate, j * k - 1), floatx)
+        value = _keras_values(learning_rate)
+        return lambda j: value(j * k - 1)
+    if _takes_no_argument(learning_rate):
+        return lambda j: float(learning_rate())
     return lambda j: _rounded(float(learning_rate(j * k)), floatx)
 
 
