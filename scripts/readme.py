@@ -1,5 +1,6 @@
 """Regenerate the README's generated sections: the rule table from the registry, the
-ledger summary from docs/report/ledger.json (a committed full analysis run).
+ledger summary from docs/report/ledger.json (a committed full analysis run), the storage
+variants from the bitsandbytes and torchao flavors.
 
     python scripts/readme.py          # rewrite README.md in place
     python scripts/readme.py --check  # exit 1 if README.md is stale (the tests run this)
@@ -55,7 +56,44 @@ def ledger_section() -> str:
     return "\n".join(lines).rstrip()
 
 
-SECTIONS = {"rules": rules_table, "ledger": ledger_section}
+def _state_bytes(state, leaf: str) -> tuple[int, list[str]]:
+    """(bytes of the state's buffers for ``leaf``, the buffers kept quantized)."""
+    from refopt.storage import is_quantized_leaf
+    total, quantized = 0, []
+    for field in type(state)._fields[1:]:
+        x = getattr(state, field)[leaf]
+        if is_quantized_leaf(x):
+            bits = 8 * x[0].nbytes // STORAGE_SIZE
+            quantized.append(f"{field} ({bits}-bit codes, {x[1].size} {x[1].dtype} scales)")
+            total += sum(a.nbytes for a in x)
+        elif hasattr(x, "nbytes"):
+            total += x.nbytes
+    return total, quantized
+
+
+STORAGE_SIZE = 65536   # a leaf above every library's size threshold, a whole number of blocks
+
+
+def storage_table() -> str:
+    """The storage variants: each library class's flavor, its quantized buffers and the state
+    bytes per parameter measured on its own state arrays (``refopt.flavors.<library>``)."""
+    import numpy as np
+    from refopt import flavors
+    rows = ["| library class | refopt flavor | buffers stored quantized (65,536 entries) | state bytes per param "
+            "| checked against |", "|---|---|---|---|---|"]
+    required = {"SGD8bit": {"lr": 0.01, "momentum": 0.9}}
+    for key in ("bitsandbytes", "torchao"):
+        module = flavors.MODULES.get(key)
+        for name in getattr(module, "__all__", ()):
+            opt = getattr(module, name)(**required.get(name, {}))
+            state = opt.init({"w": np.zeros(STORAGE_SIZE, np.float32)})
+            nbytes, quantized = _state_bytes(state, "w")
+            rows.append(f"| `{module.PREFIX}{name}` | `refopt.flavors.{key}.{name}` | {', '.join(quantized)} "
+                        f"| {nbytes / STORAGE_SIZE:.4g} | {cell(module.CHECKED)} |")
+    return "\n".join(rows)
+
+
+SECTIONS = {"rules": rules_table, "ledger": ledger_section, "storage": storage_table}
 
 
 def render(text: str) -> str:
