@@ -20,7 +20,7 @@ from hypothesis.extra.numpy import arrays
 import refopt
 from refopt.flavors import optax as optax_flavor
 from refopt.oracle import compare, mixed_gradients
-from refopt.oracle.adapters import optax_transformation
+from refopt.interop.optax import optax_transformation
 
 RTOL = 1e-10
 STEPS = 24

@@ -19,7 +19,7 @@ defines:
     arguments it sets (the test vectors record them);
 ``framework(attr, **kwargs)``
     the framework's own optimizer for ``attr`` (``"Adam"``, ``"contrib.muon"``) as an
-    adapter of ``refopt.oracle.adapters``; the framework is imported there, never at import;
+    adapter of ``refopt.interop``; the framework is imported there, never at import;
 ``SHAPES`` (optional)
     attr -> params leaf shapes, for optimizers that take only some shapes (Muon: matrices);
 ``PERTURBATIONS`` (optional)

@@ -139,7 +139,7 @@ def framework(attr: str, **kwargs: Any) -> Any:
     params (their dtype kept: bitsandbytes computes in float32 whatever it is)."""
     import bitsandbytes.optim
 
-    from ..oracle.adapters import torch_optimizer
+    from ..interop.torch import torch_optimizer
     if attr not in __all__:
         raise ValueError(f"bitsandbytes.optim.{attr} has no refopt flavor; flavors: {', '.join(__all__)}")
     return torch_optimizer(getattr(bitsandbytes.optim, attr), **kwargs)

@@ -1,6 +1,6 @@
 """keras's optimizers as keras users run them, for the oracle: at the user's ``floatx``.
 
-``refopt.oracle.adapters.keras_optimizer`` builds keras with floatx set to the params' dtype;
+``refopt.interop.keras.keras_optimizer`` builds keras with floatx set to the params' dtype;
 this builds it with keras's floatx as the user has it (float32 by default), or with the one
 asked for, so the learning-rate variable has the precision a user's run has. The flavors read
 the same floatx (``keras_base.resolve_floatx``), so the two sides agree by default. floatx is
@@ -16,7 +16,7 @@ __all__ = ["keras_at"]
 def keras_at(attr: str, floatx: str | None = None, **kwargs: Any) -> Any:
     """``keras.optimizers.<attr>(**kwargs)`` built under ``floatx`` (None: keras's current one),
     over ``keras.Variable``s of the params' dtypes, stepped by a jitted ``stateless_apply``."""
-    from ..oracle.adapters import keras_on_jax, keras_optimizer
+    from ..interop.keras import keras_on_jax, keras_optimizer
     from .keras_base import resolve_floatx
     keras = keras_on_jax()
     if not hasattr(keras.optimizers, attr):

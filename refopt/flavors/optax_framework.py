@@ -37,7 +37,7 @@ def framework(attr: str, **kwargs: Any) -> Any:
     runs: optax canonicalises dtype arguments when built."""
     import jax
 
-    from ..oracle.adapters import optax_transformation
+    from ..interop.optax import optax_transformation
     with jax.enable_x64(True):
         tx = factory(attr)(**kwargs)
     return optax_transformation(tx, name=f"optax.{attr}", jit=True)
@@ -51,7 +51,7 @@ def as_users_run(attr: str, *, x64: bool, inject: bool = False, **kwargs: Any) -
     import jax.numpy as jnp
     import optax
 
-    from ..oracle.adapters import Adapter
+    from ..interop import Adapter
 
     with jax.enable_x64(x64):
         make = factory(attr)

@@ -145,7 +145,7 @@ def framework(attr: str, **kwargs: Any) -> Any:
     family gets all params as one ``use_muon=True`` group, as these flavors treat them."""
     import pytorch_optimizer
 
-    from ..oracle.adapters import torch_optimizer
+    from ..interop.torch import torch_optimizer
     if attr not in __all__:
         raise ValueError(f"pytorch_optimizer.{attr} has no refopt flavor; flavors: {', '.join(__all__)}")
     cls = getattr(pytorch_optimizer, attr)

@@ -18,7 +18,7 @@ def framework(attr: str, **kwargs: Any) -> Any:
     """``torch.optim.<attr>(params, **kwargs)`` as an adapter over NumPy params."""
     import torch
 
-    from ..oracle.adapters import torch_optimizer
+    from ..interop.torch import torch_optimizer
     if not hasattr(torch.optim, attr):
         raise ValueError(f"torch.optim has no optimizer {attr!r}")
     return torch_optimizer(getattr(torch.optim, attr), **kwargs)

@@ -166,7 +166,7 @@ def framework(attr: str, **kwargs: Any) -> Any:
     (their dtype kept: torchao computes in float32 whatever it is)."""
     import torchao.optim
 
-    from ..oracle.adapters import torch_optimizer
+    from ..interop.torch import torch_optimizer
     if attr not in __all__:
         raise ValueError(f"torchao.optim.{attr} has no refopt flavor; flavors: {', '.join(__all__)}")
     return torch_optimizer(getattr(torchao.optim, attr), **kwargs)

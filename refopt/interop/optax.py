@@ -1,4 +1,5 @@
-r"""A refopt rule as an optax ``GradientTransformation``.
+r"""optax and refopt, both directions: ``optax_transformation`` (an optax transformation as a refopt
+pair, for the oracle) and ``transformation`` (a refopt rule as an optax ``GradientTransformation``).
 
 ``tx = refopt.interop.optax.transformation(refopt.adam(lr=1e-3))`` is used as any optax
 transformation (``tx.init(params)``, ``updates, state = tx.update(grads, state, params)``,
@@ -27,7 +28,40 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["transformation", "State"]
+from .. import tree
+from . import Adapter, in_x64
+
+__all__ = ["transformation", "State", "optax_transformation"]
+
+
+def optax_transformation(tx: Any, name: str = "optax", jit: bool = False) -> Adapter:
+    """An ``optax.GradientTransformation``; init and step run with x64 on in the calling thread
+    only (``jax.enable_x64``), so float64 stays float64 and the process setting is untouched.
+    optax canonicalises dtype arguments (``mu_dtype``) when ``tx`` is built: build it in
+    ``jax.enable_x64(True)`` too where they must be float64 (``flavors.optax.framework`` does).
+    ``jit=True`` compiles the update and its application once (much faster over many steps;
+    XLA may fuse a multiply-add, so results can differ from eager ones in the last bit)."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    def to_jax(t: Any) -> Any:
+        return tree.tree_map(lambda w: jnp.asarray(np.array(w)), t)
+
+    def update(p: Any, g: Any, state: Any) -> tuple[Any, Any]:
+        updates, state = tx.update(g, state, p)
+        return optax.apply_updates(p, updates), state
+
+    run = jax.jit(update) if jit else update  # x64 is part of jit's cache key: traced in x64
+
+    def init(params: Any) -> Any:
+        return tx.init(to_jax(params))
+
+    def step(params: Any, grads: Any, state: Any) -> tuple[Any, Any]:
+        new, state = run(to_jax(params), to_jax(grads), state)
+        return tree.tree_map(lambda w: np.asarray(w).copy(), new), state
+
+    return Adapter(name, in_x64(init), in_x64(step))
 
 
 class State(NamedTuple):

@@ -1,4 +1,5 @@
-r"""A refopt rule as a real ``torch.optim.Optimizer``.
+r"""torch and refopt, both directions: ``torch_optimizer`` (a torch optimizer as a refopt pair, for the
+oracle) and ``Optimizer`` (a refopt rule as a real ``torch.optim.Optimizer``).
 
 ``refopt.interop.torch.Optimizer(model.parameters(), refopt.flavors.torch.AdamW(lr=1e-3))`` trains
 a torch model with the reference rule itself: each ``step()`` runs, under ``torch.no_grad``, the
@@ -26,9 +27,32 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+import numpy as np
 import torch
 
-__all__ = ["Optimizer"]
+from .. import tree
+from . import Adapter
+
+__all__ = ["Optimizer", "torch_optimizer"]
+
+
+def torch_optimizer(cls: Any, **kwargs: Any) -> Adapter:
+    """A ``torch.optim.Optimizer`` subclass (torch's own or pytorch-optimizer's), built
+    with ``kwargs`` over float tensors made from the params' NumPy leaves (their dtype kept).
+    torch's default dtype is left alone, so its scalar state is in the user's default dtype."""
+    def init(params: Any) -> Any:
+        spec = tree.structure(params)
+        leaves = [torch.nn.Parameter(torch.tensor(np.array(w))) for _, w in tree.leaves_with_paths(params)]
+        return spec, leaves, cls(leaves, **kwargs)
+
+    def step(params: Any, grads: Any, state: Any) -> tuple[Any, Any]:
+        spec, leaves, opt = state
+        for p, g in zip(leaves, tree.leaves_like(spec, grads, "grads")):
+            p.grad = torch.tensor(np.array(g))
+        opt.step()
+        return tree.unflatten(spec, [p.detach().numpy().copy() for p in leaves]), state
+
+    return Adapter(f"{cls.__module__}.{cls.__name__}", init, step)
 
 
 def _check_rule(rule: Any, where: str) -> Any:

@@ -1,6 +1,6 @@
 """refopt as an oracle: run another framework's optimizer beside a refopt rule.
 
-``adapters`` wraps torch.optim / pytorch-optimizer optimizers, optax transformations and
+``refopt.interop`` wraps torch.optim / pytorch-optimizer optimizers, optax transformations and
 Keras optimizers as ``(init, step)`` pairs over NumPy arrays, the same shape as a refopt
 optimizer, so anything that runs one runs the other. ``streams`` makes the gradient
 sequences the checks use. ``compare`` steps two such pairs side by side and reports the first

@@ -1,7 +1,7 @@
 """Run two optimizers side by side and say where, if anywhere, they part.
 
 ``compare(reference, candidate, params, grads)`` steps both ``(init, step)`` pairs (a refopt
-optimizer, an adapter from ``refopt.oracle.adapters``, anything with ``init`` and ``step``)
+optimizer, an adapter from ``refopt.interop``, anything with ``init`` and ``step``)
 over the same gradient sequence, or, when ``grads`` is a function of the params, each at its
 own iterate. After every step it measures, per leaf:
 

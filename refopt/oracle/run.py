@@ -8,7 +8,7 @@ def trajectory(opt: Any, params: Any, grads: Sequence[Any] | Callable[[Any], Any
                steps: int | None = None) -> list[Any]:
     """Params after each step. ``grads`` is a sequence of gradient trees, or a function
     of the current params (then ``steps`` says how many). ``opt`` needs only ``init``
-    and ``step``: a refopt optimizer or an adapter from ``refopt.oracle.adapters``."""
+    and ``step``: a refopt optimizer or an adapter from ``refopt.interop``."""
     state = opt.init(params)
     count = steps if callable(grads) else len(grads)
     out = []

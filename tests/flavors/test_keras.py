@@ -21,7 +21,7 @@ import refopt
 from refopt import flavors
 from refopt.flavors import keras as flavor
 from refopt.oracle import compare, mixed_gradients
-from refopt.oracle.adapters import keras_on_jax
+from refopt.interop.keras import keras_on_jax
 
 STEPS = 25
 RTOL = 1e-10

@@ -35,7 +35,7 @@ import pytest
 from refopt import flavors
 from refopt.flavors import keras as flavor
 from refopt.oracle import compare, mixed_gradients
-from refopt.oracle.adapters import keras_on_jax
+from refopt.interop.keras import keras_on_jax
 
 from .keras_acceptance_cases import CASES, INVALID, REASONS, Sched, arguments
 

@@ -19,7 +19,7 @@ import pytest
 from refopt.flavors import keras as flavor
 from refopt.flavors import keras_schedules as S
 from refopt.oracle import compare, mixed_gradients
-from refopt.oracle.adapters import keras_on_jax, keras_optimizer
+from refopt.interop.keras import keras_on_jax, keras_optimizer
 
 keras = keras_on_jax()
 STEPS, RTOL, F32_GAP = 1000, 1e-12, 1e-6

@@ -1,7 +1,7 @@
 """refopt.flavors.pytorch_optimizer against the installed pytorch-optimizer (4.1.0), class by class.
 
 Each flavor and the class it names, built with the same arguments, run 50 steps of
-``refopt.oracle.mixed_gradients`` in float64 through ``refopt.oracle.adapters.torch_optimizer``
+``refopt.oracle.mixed_gradients`` in float64 through ``refopt.interop.torch.torch_optimizer``
 (torch's default dtype as the adapter leaves it); the update relative error of
 ``refopt.oracle.compare`` must stay within 1e-10. The Muon family (Newton-Schulz in bfloat16) is
 compared in test_bfloat16_muon.py.

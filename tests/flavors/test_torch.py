@@ -189,7 +189,7 @@ def _factor(epoch):
 def with_lambda_lr(adapter):
     """The torch adapter with ``LambdaLR(_factor)`` stepped after each optimizer step, as torch
     documents; its t-th ``.step()`` then runs at ``base * _factor(t - 1)``."""
-    from refopt.oracle.adapters import Adapter
+    from refopt.interop import Adapter
 
     def init(params):
         inner = adapter.init(params)

@@ -115,7 +115,7 @@ def test_an_option_torch_does_not_take_is_a_type_error():
 
 def _grouped_torch(name, groups, **kwargs):
     """torch over ``w`` and ``b`` with ``groups`` = [options of w's group, options of b's]."""
-    from refopt.oracle.adapters import Adapter
+    from refopt.interop import Adapter
     params, _ = _params()
     cls = getattr(torch.optim, name)
 

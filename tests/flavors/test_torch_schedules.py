@@ -21,7 +21,7 @@ from torch.optim import lr_scheduler
 from refopt.flavors import torch as flavor
 from refopt.flavors import torch_schedules as S
 from refopt.oracle import compare, mixed_gradients
-from refopt.oracle.adapters import Adapter
+from refopt.interop import Adapter
 
 BASE, STEPS, RTOL = 0.1, 1000, 1e-12
 OWN_LR = ("CyclicLR", "OneCycleLR")  # these set the lr themselves: no optimizer lr argument

@@ -22,7 +22,7 @@ from refopt.flavors import torch as T
 from refopt.flavors import torch_schedules as S
 from refopt.flavors.torch_groups import param_groups
 from refopt.oracle import compare, mixed_gradients
-from refopt.oracle.adapters import Adapter
+from refopt.interop import Adapter
 
 STEPS = 14
 RTOL = 1e-10

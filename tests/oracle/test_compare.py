@@ -9,7 +9,7 @@ import torch
 import refopt
 from refopt.core import Optimizer
 from refopt.oracle import compare, mixed_gradients
-from refopt.oracle.adapters import torch_optimizer
+from refopt.interop.torch import torch_optimizer
 
 
 def _nudged(opt, step, leaf, delta):

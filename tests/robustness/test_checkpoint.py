@@ -52,12 +52,12 @@ TWO = {"a0": np.ones(2), "a1": np.zeros(2)}
 # --- 1. attacks: nothing runs, nothing is imported, no file appears -----------------------
 
 ATTACKS = {  # type string -> fields that would do harm if the class were called with them
-    "refopt.oracle.adapters:os.system": ["touch {dir}/pwned"],
+    "refopt.interop.keras:os.system": ["touch {dir}/pwned"],
     "refopt.vectors:Path.write_text": ["{dir}/pwned", "owned"],
     "refopt.checkpoint:importlib.import_module": ["antigravity"],
     "refopt.oracle.__main__:main": ["--help"],
     "refopt.core:Interval": [0.0],
-    "refopt.oracle.adapters:Adapter": ["x", "y"],
+    "refopt.interop:Adapter": ["x", "y"],
 }
 
 ATTACK_SCRIPT = r"""

@@ -1,6 +1,6 @@
 """The oracle adapters leave the user's process as they found it (issue 9, section 6).
 
-Running a framework optimizer through ``refopt.oracle.adapters`` must not change torch's
+Running a framework optimizer through ``refopt.interop`` must not change torch's
 default dtype, JAX's ``jax_enable_x64``, keras's ``floatx`` or ``KERAS_BACKEND``, in float64 or
 float32, and float64 params must still be computed in float64. Before the fix the torch
 adapter set the default dtype while it stepped (and under threads restored a wrong "old"
@@ -115,7 +115,7 @@ def child() -> dict:
     who chose otherwise (x64 on, floatx float16) would have them."""
     os.environ.pop("KERAS_BACKEND", None)
     start = _settings()  # before keras is imported: x64 and KERAS_BACKEND only
-    from refopt.oracle.adapters import keras_on_jax
+    from refopt.interop.keras import keras_on_jax
     keras = keras_on_jax()
     baseline = {**start, "keras floatx": keras.config.floatx()}
     findings = {"start": start, "keras_on_jax changed": _changes(start), "backend": keras.backend.backend()}
@@ -191,7 +191,7 @@ def test_x64_stays_off_in_other_threads(findings):
 def _torch_jobs():
     import torch
 
-    from refopt.oracle.adapters import torch_optimizer
+    from refopt.interop.torch import torch_optimizer
     jobs = []
     for dtype in ("float64", "float32"):
         for cls in (torch.optim.Adam, torch.optim.NAdam):
@@ -237,7 +237,7 @@ def test_torch_adapter_never_changes_the_default_dtype_under_threads():
 def test_torch_adapter_keeps_the_users_default_dtype(user_default):
     import torch
 
-    from refopt.oracle.adapters import torch_optimizer
+    from refopt.interop.torch import torch_optimizer
     old = torch.get_default_dtype()
     torch.set_default_dtype(getattr(torch, user_default))
     try:

@@ -27,7 +27,7 @@ class Check:
     rule: str                    # name in refopt.RULES
     impl: str                    # the independent implementation, e.g. "torch.optim.Adam"
     ours: Callable[[], Any]      # the refopt optimizer, configured to match
-    theirs: Callable[[], Any]    # an adapter from refopt.oracle.adapters
+    theirs: Callable[[], Any]    # an adapter from refopt.interop
     rtol: float
     steps: int = 50
     shapes: Any = None           # leaf shapes, PARAMS_SHAPES by default

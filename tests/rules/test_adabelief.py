@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import refopt
-from refopt.oracle.adapters import optax_transformation
+from refopt.interop.optax import optax_transformation
 
 from .independent import Check, assert_agrees
 

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 import refopt
 from refopt.oracle import mixed_gradients, trajectory
-from refopt.oracle.adapters import optax_transformation, torch_optimizer
+from refopt.interop.optax import optax_transformation
+from refopt.interop.torch import torch_optimizer
 
 from .independent import PARAMS_SHAPES, Check, assert_agrees, initial_params, relative_errors
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import refopt
-from refopt.oracle.adapters import optax_transformation
+from refopt.interop.optax import optax_transformation
 
 from .independent import Check, assert_agrees
 

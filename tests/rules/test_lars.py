@@ -11,7 +11,8 @@ from pytorch_optimizer import LARS
 
 import refopt
 from refopt.oracle import mixed_gradients, trajectory
-from refopt.oracle.adapters import optax_transformation, torch_optimizer
+from refopt.interop.optax import optax_transformation
+from refopt.interop.torch import torch_optimizer
 
 from .independent import Check, assert_agrees, initial_params, relative_errors
 

@@ -9,7 +9,8 @@ from hypothesis.extra import numpy as hnp
 from pytorch_optimizer import Lion
 
 import refopt
-from refopt.oracle.adapters import optax_transformation, torch_optimizer
+from refopt.interop.optax import optax_transformation
+from refopt.interop.torch import torch_optimizer
 
 from .independent import Check, assert_agrees
 

@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 import refopt
 from refopt.flavors import pytorch_optimizer as P
 from refopt.flavors import torch as T
-from refopt.oracle.adapters import Adapter, optax_transformation
+from refopt.interop import Adapter
+from refopt.interop.optax import optax_transformation
 from refopt.rules.muon import NS_COEFFICIENTS, newton_schulz
 
 from .independent import Check, assert_agrees

@@ -12,7 +12,7 @@ import torch
 import refopt
 from refopt import tree
 from refopt.combine import PartitionState
-from refopt.oracle.adapters import Adapter
+from refopt.interop import Adapter
 
 from .independent import Check, assert_agrees
 from .test_muon import torch_muon

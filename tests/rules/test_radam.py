@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import refopt
-from refopt.oracle.adapters import optax_transformation, torch_optimizer
+from refopt.interop.optax import optax_transformation
+from refopt.interop.torch import torch_optimizer
 
 from .independent import Check, assert_agrees
 

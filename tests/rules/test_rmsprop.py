@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 import refopt
 from refopt.core import RuleInfo
 from refopt.oracle import trajectory
-from refopt.oracle.adapters import optax_transformation, torch_optimizer
+from refopt.interop.optax import optax_transformation
+from refopt.interop.torch import torch_optimizer
 
 from ..conformance import checks
 from .independent import Check, assert_agrees

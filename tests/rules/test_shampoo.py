@@ -11,7 +11,7 @@ from pytorch_optimizer import Shampoo
 
 import refopt
 from refopt.oracle import mixed_gradients
-from refopt.oracle.adapters import torch_optimizer
+from refopt.interop.torch import torch_optimizer
 
 from .independent import Check, assert_agrees
 

@@ -11,7 +11,7 @@ from hypothesis.extra import numpy as hnp
 import refopt
 from refopt import tree
 from refopt.oracle import mixed_gradients, trajectory
-from refopt.oracle.adapters import optax_transformation
+from refopt.interop.optax import optax_transformation
 from refopt.rules.sophia import SophiaState
 
 from .independent import PARAMS_SHAPES, Check, assert_agrees, initial_params, relative_errors
