@@ -10,7 +10,8 @@ and against torch fused, both on one thread (the stable denominators on a shared
 achieved bandwidth (the rule's bytes per parameter times the size over the time) as a fraction of
 the roofline measured in the same run, and the peak extra memory of one step. Then the targets at
 the largest size, flat, one thread, each met or missed. Writes DIR/bench.json (every row) and
-DIR/bench.png (time per parameter against size, one line per implementation; DIR: docs/bench).
+DIR/bench.png (time per parameter against size, one line per implementation) and the printed
+table as DIR/bench.txt (DIR: docs/bench).
 """
 from __future__ import annotations
 
@@ -100,8 +101,9 @@ def plot(rows: list[dict], path: Path) -> None:
             ax.plot(*zip(*pts), marker="o", label=label, linestyle="--" if impl == "roofline" else "-")
         ax.set(xscale="log", yscale="log", title=f"{rule}, one float32 tensor", xlabel="parameters")
     axes[0][0].set_ylabel("ns per parameter per step")
-    axes[0][-1].legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=9, loc="center right")
+    fig.tight_layout(rect=(0, 0, 0.86, 1))
     fig.savefig(path, dpi=110)
 
 
@@ -116,12 +118,13 @@ def main() -> int:
     if unknown:
         parser.error(f"--rules: unknown {sorted(unknown)}; known: {', '.join(RULES)}")
     rows = run_sizes(sizes, args.rules)
-    print(table(rows))
-    print(f"\ntargets at {max(sizes):.0e}, flat, one thread:")
-    for what, measured, op, bound, met in targets(rows):
-        print(f"  {what:<40} {measured:8.2f}  (target {op} {bound:g}: {'met' if met else 'MISSED'})")
+    lines = [table(rows), "", f"targets at {max(sizes):.0e}, flat, one thread:"]
+    lines += [f"  {what:<40} {measured:8.2f}  (target {op} {bound:g}: {'met' if met else 'MISSED'})"
+              for what, measured, op, bound, met in targets(rows)]
+    print("\n".join(lines))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.txt").write_text("\n".join(lines) + "\n")
     (out / "bench.json").write_text(json.dumps(rows, indent=1) + "\n")
     plot(rows, out / "bench.png")
     print(f"wrote {out / 'bench.json'} and {out / 'bench.png'}")
