@@ -22,9 +22,12 @@ bitsandbytes 0.50's CPU kernel does not search the map: it multiplies by ``1/abs
 the result to one of 65536 evenly spaced points of [-1, 1] (spacing 2/65535 = 3.05e-5) and
 reads the code of that point from a table (``lut_bins=65536`` here; measured equal to
 ``bitsandbytes.functional.quantize_blockwise`` on CPU for every one of 204,800 values spread
-over nine decades, tests/storage/test_maps.py). Where the map's gap is finer than the spacing,
-below about 1e-4 of the absmax, that is not the nearest code: an exact 0 in a block with a
-nonzero entry is stored as the code next to 1.5e-5 (``analysis/storage.py`` measures the error).
+over nine decades, tests/storage/test_maps.py). It is not the nearest code wherever a value
+lies within half a point's spacing of a midpoint between two codes, at any magnitude (the point's
+code is its own nearest, not the value's), and wholesale where the map's gap is finer than the
+spacing, below about 1e-4 of the absmax: an exact 0 in a block with a nonzero entry is stored as
+the code next to 1.5e-5. ``analysis/storage.py`` measures the excess over the nearest-code bound:
+up to 1.5e-5 of the absmax, 2.1e-5 below 1e-4 of it.
 Everything is Array API: NumPy, CuPy, array-api-strict, torch.
 """
 from __future__ import annotations
