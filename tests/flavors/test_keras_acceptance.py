@@ -25,7 +25,6 @@ or stops being refused fails it.
 """
 from __future__ import annotations
 
-import inspect
 from collections import Counter
 from contextlib import contextmanager
 
@@ -37,6 +36,7 @@ from refopt.flavors import keras as flavor
 from refopt.oracle import compare, mixed_gradients
 from refopt.interop.keras import keras_on_jax
 
+from .acceptance import effective
 from .keras_acceptance_cases import CASES, INVALID, REASONS, Sched, arguments
 
 STEPS = 20
@@ -95,17 +95,10 @@ def _params(dtype):
     return {k: rng.standard_normal(s).astype(dtype) for k, s in SHAPES.items()}
 
 
-def _effective(attr, kwargs):
-    """The arguments that differ from the flavor's defaults: rows with the same are one run."""
-    defaults = inspect.signature(flavors.attr_of(flavor, attr)).parameters
-    return attr, tuple(sorted((k, repr(v)) for k, v in kwargs.items()
-                              if k not in defaults or defaults[k].default != v))
-
-
 _RUNS = {}
 for _case in CASES:
     if classify(_case) == "run":
-        _RUNS.setdefault(_effective(_case[1], _case[2]), _case)
+        _RUNS.setdefault(effective(flavor, _case[1], _case[2]), _case)
 RUNNABLE = list(_RUNS.values())
 
 

@@ -17,7 +17,6 @@ A configuration either matches, or the flavor refuses it with a ValueError namin
 """
 from __future__ import annotations
 
-import inspect
 from collections import Counter
 
 import numpy as np
@@ -28,6 +27,7 @@ from refopt.flavors import optax as flavor
 from refopt.flavors.optax_framework import as_users_run
 from refopt.oracle import compare, mixed_gradients
 
+from .acceptance import effective
 from .optax_acceptance_cases import ALIAS, CASES, REASONS
 
 STEPS = 20
@@ -75,17 +75,10 @@ def _ids(case):
     return f"{source.split('/')[-1].split()[0]}-{attr}-" + ",".join(f"{k}={v}" for k, v in kwargs.items())
 
 
-def _effective(attr, kwargs):
-    """The arguments that differ from the flavor's defaults: two cases with the same are one run."""
-    defaults = inspect.signature(flavors.attr_of(flavor, attr)).parameters
-    return attr, tuple(sorted((k, repr(v)) for k, v in kwargs.items()
-                              if k not in defaults or defaults[k].default != v))
-
-
 _RUNS = {}
 for _case in CASES:
     if build(_case[1], _case[2])[0] == "run":
-        _RUNS.setdefault(_effective(_case[1], _case[2]), _case)
+        _RUNS.setdefault(effective(flavor, _case[1], _case[2]), _case)
 RUNNABLE = list(_RUNS.values())
 
 # the tally (issue 10's closing note): configurations tried, and what became of them
