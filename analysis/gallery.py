@@ -12,7 +12,12 @@ appears without touching this file. Each rule runs with its own defaults except:
 * the look-ahead Nesterov form gets its gradient at ``opt.look_ahead``;
 * a rule whose step takes ``hess=`` (Sophia) gets the true Hessian diagonal at each step;
 * a rule whose factory has no ``lr``, or needs other arguments (a combinator such as
-  ``partition``), runs its registered example, once.
+  ``partition``), runs its registered example, once; a row whose rules all are such (the
+  combinators) shows partition on the problem it is for instead, the MLP of
+  scripts/demo_partition_mlp.py, as a loss curve.
+
+Paths that leave the plotted box are clipped at the frame and marked there with an x (the
+legend says at which step); the figure's key explains the markers.
 """
 from __future__ import annotations
 
@@ -171,34 +176,80 @@ def _contours(ax, fn: TestFunction) -> None:
     Z = fn.f_xy(X, Y)
     Z = np.log1p(Z - Z.min())
     ax.contour(X, Y, Z, levels=15, colors="0.75", linewidths=0.5)
-    ax.plot(*fn.start, "ko", ms=3)
+    ax.plot(*fn.start, "ko", ms=4)
     if fn.minimum is not None:
-        ax.plot(*fn.minimum, "k*", ms=7)
+        ax.plot(*fn.minimum, "k*", ms=8)
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
-    ax.set_xticks([])
-    ax.set_yticks([])
+    ax.set_xticks([x0, x1])
+    ax.set_yticks([y0, y1])
+    ax.tick_params(labelsize=7)
+    ax.set_xlabel("$w_1$", fontsize=8, labelpad=-6)
+    ax.set_ylabel("$w_2$", fontsize=8, labelpad=-10)
+
+
+def _leaves_frame(path: np.ndarray, box: tuple[float, float, float, float]) -> int | None:
+    """The index of the first point outside ``box``, or None: matplotlib clips the line at the
+    frame, so the gallery marks where it left and says so in the legend."""
+    x0, x1, y0, y1 = box
+    out = (path[:, 0] < x0) | (path[:, 0] > x1) | (path[:, 1] < y0) | (path[:, 1] > y1)
+    return int(np.argmax(out)) if out.any() else None
+
+
+def _trajectories(ax, fn: TestFunction, names: list[str], runs: dict) -> None:
+    _contours(ax, fn)
+    for i, name in enumerate(names):
+        lr, path = runs[(name, fn.name)]
+        label = name if lr is None else f"{name} (lr {lr:.0e})"
+        left = _leaves_frame(path, fn.box)
+        if left is not None:  # drawn up to the frame, an x where it crossed it
+            x0, x1, y0, y1 = fn.box
+            ax.plot(np.clip(path[left, 0], x0, x1), np.clip(path[left, 1], y0, y1), "x", color=f"C{i}",
+                    ms=6, clip_on=False)
+            label += f", leaves the frame at step {left}"
+        ax.plot(path[:, 0], path[:, 1], color=f"C{i}", lw=1.2, label=label)
+    ax.legend(fontsize=7, loc="lower right", framealpha=0.85)
+
+
+def _partition_demo(ax) -> None:
+    """The combinators' row: partition on the problem it is for, the MLP of
+    scripts/demo_partition_mlp.py (Muon on the matrices, AdamW on the biases, its tuned lrs):
+    on a 2-D point every leaf is a vector, so the routing has nothing to route."""
+    from .runs import partition_demo
+    losses = partition_demo().train(steps=300, verbose=False)
+    ax.semilogy(losses, color="C0", lw=1.2, label="refopt.partition: muon on matrices, adamw on biases")
+    ax.set_xlabel("step", fontsize=8)
+    ax.set_ylabel("training loss", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=7, loc="upper right")
 
 
 @figure("gallery")
 def gallery_figure(quick: bool, outdir) -> None:
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
     runs = all_runs(quick)
     families = list(dict.fromkeys(info.family for info in refopt.RULES.values()))
     fig, axes = plt.subplots(len(families), len(FUNCTIONS), squeeze=False,
-                             figsize=(3.4 * len(FUNCTIONS), 2.6 * len(families)))
+                             figsize=(4.2 * len(FUNCTIONS), 3.4 * len(families)))
     for row, family in zip(axes, families):
         names = [n for n, info in refopt.RULES.items() if info.family == family]
+        if not any(takes_lr(refopt.RULES[n]) for n in names):  # combinators: their own problem
+            _partition_demo(row[0])
+            row[0].set_title(f"{family}: partition on the MLP demo (300 steps)", fontsize=9)
+            for ax in row[1:]:
+                ax.axis("off")
+            continue
         for ax, fn in zip(row, FUNCTIONS):
-            _contours(ax, fn)
-            for i, name in enumerate(names):
-                lr, path = runs[(name, fn.name)]
-                label = name if lr is None else f"{name} (lr {lr:.0e})"
-                ax.plot(path[:, 0], path[:, 1], color=f"C{i}", lw=1.0, label=label)
-            ax.legend(fontsize=6, loc="lower right")
-            ax.set_title(f"{fn.name}: {family}", fontsize=8)
+            _trajectories(ax, fn, names, runs)
+            ax.set_title(f"{fn.name}: {family}", fontsize=9)
+    key = [Line2D([], [], ls="", marker="o", color="k", ms=4, label="start"),
+           Line2D([], [], ls="", marker="*", color="k", ms=8, label="minimum"),
+           Line2D([], [], ls="", marker="x", color="0.3", ms=6, label="where a path leaves the frame"),
+           Line2D([], [], color="0.75", lw=0.5, label="contours of log(1 + f - min f)")]
+    fig.legend(handles=key, loc="upper right", fontsize=8, ncol=4, frameon=False)
     fig.suptitle(f"Every refopt rule, {steps(quick)} steps, lr = best final loss on the grid "
-                 f"{', '.join(f'{x:.0e}' for x in lr_grid(quick))}", fontsize=9)
-    fig.tight_layout(rect=(0, 0, 1, 0.99))
+                 f"{', '.join(f'{x:.0e}' for x in lr_grid(quick))}", fontsize=10, x=0.3, ha="center")
+    fig.tight_layout(rect=(0, 0, 1, 0.985))
     fig.savefig(outdir / "gallery.png", dpi=100)
     plt.close(fig)

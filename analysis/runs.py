@@ -6,6 +6,9 @@ from a growing w.
 """
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 
 
@@ -22,3 +25,13 @@ def steps_from_zero(opt, grads: np.ndarray) -> tuple[np.ndarray, list]:
             steps[t] = w
             states.append(state)
     return steps, states
+
+
+def partition_demo():
+    """scripts/demo_partition_mlp.py (Muon on an MLP's matrices, AdamW on the rest), loaded by
+    path (scripts/ is not a package)."""
+    path = Path(__file__).resolve().parents[1] / "scripts" / "demo_partition_mlp.py"
+    spec = importlib.util.spec_from_file_location("demo_partition_mlp", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

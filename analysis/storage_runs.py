@@ -12,9 +12,7 @@ stored too small. (Read from the 0.41 source; this module rebuilds the map, it c
 """
 from __future__ import annotations
 
-import importlib.util
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
@@ -25,21 +23,13 @@ from refopt.storage import SCHEMES, maps
 
 from . import gallery
 from .claim import Verdict, claim, figure
+from .runs import partition_demo
 from .storage import BLOCKS, F32, KINDS, SOURCE_LINE, q_adam
 
 ORACLE_RTOL = 1e-3  # relative param difference at which two runs count as parted
 
 
 # --- 3. trajectories ------------------------------------------------------------------------
-
-def _demo():
-    """scripts/demo_partition_mlp.py, loaded by path (scripts/ is not a package)."""
-    path = Path(__file__).resolve().parents[1] / "scripts" / "demo_partition_mlp.py"
-    spec = importlib.util.spec_from_file_location("demo_partition_mlp", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def _f32(t):
     return tree.unflatten(tree.structure(t), [np.asarray(w, F32) for _, w in tree.leaves_with_paths(t)])
@@ -63,7 +53,7 @@ def problems(quick: bool) -> dict:
         loss = lambda W, fn=fn: float(np.mean(fn.f_xy(*W.astype(np.float64).T)))  # noqa: E731
         out[fn.name] = (w0, lambda W, loss=loss, grad=grad: (loss(W), grad(W).astype(F32)), 1e-2,
                         fn.f(np.array(fn.minimum)))
-    demo = _demo()
+    demo = partition_demo()
     x, y = demo.make_data()
     out["mlp"] = (_f32(demo.init_params(hidden=256)),
                   lambda p: (lambda lg: (lg[0], _f32(lg[1])))(demo.loss_and_grads(p, x, y)), 1e-2, 0.0)

@@ -90,3 +90,10 @@ def test_gallery_figure_is_written(tmp_path, monkeypatch):
         (n, f.name): (0.1, np.array([f.start, f.start])) for n in refopt.RULES for f in gallery.FUNCTIONS})
     gallery.gallery_figure(True, tmp_path)
     assert (tmp_path / "gallery.png").stat().st_size > 20_000
+
+
+def test_a_path_that_leaves_the_frame_is_found_at_its_first_point_outside():
+    box = (-1.0, 1.0, -1.0, 1.0)
+    path = np.array([[0.0, 0.0], [0.5, 0.9], [0.9, 1.2], [3.0, 0.0]])
+    assert gallery._leaves_frame(path, box) == 2
+    assert gallery._leaves_frame(path[:2], box) is None

@@ -2,13 +2,12 @@
 torch's AdamW on the rest, the same bits as running each rule on its own leaves, routing errors that name the leaf, and
 the MLP demonstration.
 """
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from analysis.runs import partition_demo
 import refopt
 from refopt import tree
 from refopt.combine import PartitionState
@@ -149,17 +148,9 @@ def test_bad_rule_tables_are_rejected(rules, match):
         refopt.partition(rules, by_ndim)
 
 
-def _demo():
-    path = Path(__file__).resolve().parents[2] / "scripts" / "demo_partition_mlp.py"
-    spec = importlib.util.spec_from_file_location("demo_partition_mlp", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_demo_gradients_match_finite_differences():
     """The demo's hand-written backward pass, checked by central differences (error ~h^2)."""
-    demo = _demo()
+    demo = partition_demo()
     x, y = demo.make_data(n=32)
     params = demo.init_params(hidden=5)
     _, grads = demo.loss_and_grads(params, x, y)
@@ -175,6 +166,6 @@ def test_demo_gradients_match_finite_differences():
 
 
 def test_demo_loss_decreases():
-    losses = _demo().train(steps=40, verbose=False)
+    losses = partition_demo().train(steps=40, verbose=False)
     assert losses[-1] < 0.5 * losses[0]
     assert np.mean(losses[-5:]) < np.mean(losses[:5])
