@@ -69,12 +69,13 @@ def _adapters():
 
     from refopt.flavors import keras as kf
     from refopt.flavors import optax as of
-    from refopt.oracle import adapters
+    from refopt.interop.keras import keras_optimizer
+    from refopt.interop.optax import optax_transformation
     # rtols: 1e-12 for optax's adam (measured 6e-14 in tests/flavors/test_optax.py), the flavor
     # test's 1e-10 for keras (measured <= 3e-13 for Adam there). jit: one compile per dtype
     # (eager optax compiles each op, 2 s a dtype), and jit's cache key includes x64
-    return {"optax adam": (adapters.optax_transformation(optax.adam(LR), jit=True), of.adam(LR), 1e-12),
-            "keras Adam": (adapters.keras_optimizer(keras.optimizers.Adam, learning_rate=LR),
+    return {"optax adam": (optax_transformation(optax.adam(LR), jit=True), of.adam(LR), 1e-12),
+            "keras Adam": (keras_optimizer(keras.optimizers.Adam, learning_rate=LR),
                            kf.Adam(learning_rate=LR, floatx="float64"), 1e-10)}
 
 
