@@ -71,5 +71,5 @@ def test_bad_state_names_the_leaf_and_buffer(info):
 @pytest.mark.parametrize("info", RULES, ids=ids)
 def test_jax_arrays_agree_with_numpy(info):
     import jax
-    jax.config.update("jax_enable_x64", True)  # float64 end to end, as NumPy
-    checks.check_backend_agrees(info, jax.numpy)
+    with jax.enable_x64(True):  # float64 end to end, as NumPy; this thread and this test only
+        checks.check_backend_agrees(info, jax.numpy)

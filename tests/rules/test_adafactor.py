@@ -62,7 +62,11 @@ def _decay_rate_float64(step, exponent=0.8):
 def test_optax_with_a_float64_decay_agrees_to_1e_12(momentum):
     """optax.adafactor's own chain (alias.py) with only decay_rate_fn swapped for a float64
     one: the 1e-6 above is optax's float32 beta2_t and nothing else."""
-    jax.config.update("jax_enable_x64", True)
+    with jax.enable_x64(True):  # this thread, this test: a process-wide switch leaked into later tests
+        _float64_chain_agrees(momentum)
+
+
+def _float64_chain_agrees(momentum):
     tx = [optax.scale_by_factored_rms(min_dim_size_to_factor=1, decay_rate_fn=_decay_rate_float64),
           optax.clip_by_block_rms(1.0), optax.scale_by_learning_rate(1e-2, flip_sign=False),
           optax.scale_by_param_block_rms()]

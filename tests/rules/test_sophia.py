@@ -50,9 +50,9 @@ class FedEstimates:
 def optax_stream_estimator(stream):
     """A hessian_diagonal_fn for optax that returns the stream's estimates in turn."""
     import jax
-    jax.config.update("jax_enable_x64", True)  # float64 estimates, as the params
     import jax.numpy as jnp
-    stacked = {k: jnp.asarray(np.stack([h[k] for h in stream])) for k in stream[0]}
+    with jax.enable_x64(True):  # float64 estimates, as the params (the adapter steps in x64 too)
+        stacked = {k: jnp.asarray(np.stack([h[k] for h in stream])) for k in stream[0]}
 
     def init_fn(params):
         return jnp.zeros([], jnp.int32)
