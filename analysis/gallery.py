@@ -211,12 +211,15 @@ def _trajectories(ax, fn: TestFunction, names: list[str], runs: dict) -> None:
     ax.legend(fontsize=7, loc="lower right", framealpha=0.85)
 
 
-def _partition_demo(ax) -> None:
-    """The combinators' row: partition on the problem it is for, the MLP of
+def _partition_losses() -> list[float]:
+    """The combinators' run: partition on the problem it is for, the MLP of
     scripts/demo_partition_mlp.py (Muon on the matrices, AdamW on the biases, its tuned lrs):
     on a 2-D point every leaf is a vector, so the routing has nothing to route."""
     from .runs import partition_demo
-    losses = partition_demo().train(steps=300, verbose=False)
+    return partition_demo().train(steps=300, verbose=False)
+
+
+def _partition_demo(ax, losses) -> None:
     ax.semilogy(losses, color="C0", lw=1.2, label="refopt.partition: muon on matrices, adamw on biases")
     ax.set_xlabel("step", fontsize=8)
     ax.set_ylabel("training loss", fontsize=8)
@@ -229,13 +232,14 @@ def gallery_figure(quick: bool, outdir) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
     runs = all_runs(quick)
+    demo = _partition_losses()
     families = list(dict.fromkeys(info.family for info in refopt.RULES.values()))
     fig, axes = plt.subplots(len(families), len(FUNCTIONS), squeeze=False,
                              figsize=(4.2 * len(FUNCTIONS), 3.4 * len(families)))
     for row, family in zip(axes, families):
         names = [n for n, info in refopt.RULES.items() if info.family == family]
         if not any(takes_lr(refopt.RULES[n]) for n in names):  # combinators: their own problem
-            _partition_demo(row[0])
+            _partition_demo(row[0], demo)
             row[0].set_title(f"{family}: partition on the MLP demo (300 steps)", fontsize=9)
             for ax in row[1:]:
                 ax.axis("off")
@@ -253,3 +257,34 @@ def gallery_figure(quick: bool, outdir) -> None:
     fig.tight_layout(rect=(0, 0, 1, 0.985))
     fig.savefig(outdir / "gallery.png", dpi=100)
     plt.close(fig)
+    for name in refopt.RULES:
+        rule_panel(name, runs, demo, quick, outdir / "gallery")
+
+
+def rule_panel(name: str, runs: dict, demo: list[float], quick: bool, outdir) -> None:
+    """``outdir/<name>.png``: the rule's own row of the gallery, alone (the site's rule pages)."""
+    import matplotlib.pyplot as plt
+    outdir.mkdir(parents=True, exist_ok=True)
+    if not takes_lr(refopt.RULES[name]):
+        fig, ax = plt.subplots(figsize=(5.0, 3.0))
+        _partition_demo(ax, demo)
+        ax.set_title(f"{name} on the MLP demo (300 steps)", fontsize=9)
+    else:
+        fig, axes = plt.subplots(1, len(FUNCTIONS), figsize=(3.4 * len(FUNCTIONS), 3.0))
+        for ax, fn in zip(axes, FUNCTIONS):
+            _trajectories(ax, fn, [name], runs)
+            ax.set_title(f"{fn.name}, {steps(quick)} steps (o start, * minimum)", fontsize=9)
+    fig.tight_layout()
+    _save_small(fig, outdir / f"{name}.png")
+    plt.close(fig)
+
+
+def _save_small(fig, path) -> None:
+    """96 dpi (7 pt text is 9 px, as on the gallery) as a 64-colour palette PNG: one of ~35 files
+    kept in the repository, about a third of the RGBA file's size, the lines still smooth."""
+    import io
+
+    from PIL import Image
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=96)
+    Image.open(buf).convert("RGB").quantize(colors=64).save(path, optimize=True)

@@ -65,7 +65,7 @@ def run(quick: bool, only: str | None, outdir: Path, ex) -> list[dict]:
     parallel.progress(0, len(claims), 0, len(figures), "")
     for future in ex.as_completed(futures):
         got = future.result()
-        for part in ("records", "pngs", "seconds"):
+        for part in ("records", "pngs", "parts", "seconds"):
             getattr(done, part).update(getattr(got, part))
         parallel.progress(len(done.records), len(claims), len(done.pngs), len(figures),
                           ", ".join(got.records)[:32])
@@ -74,6 +74,12 @@ def run(quick: bool, only: str | None, outdir: Path, ex) -> list[dict]:
     write(records, outdir)
     for name in figures:
         (outdir / f"{name}.png").write_bytes(done.pngs[name])
+    for folder in {Path(rel).parent for rel in done.parts}:  # a removed rule's panel goes too
+        for old in (outdir / folder).glob("*.png"):
+            old.unlink()
+    for rel, data in done.parts.items():
+        (outdir / rel).parent.mkdir(parents=True, exist_ok=True)
+        (outdir / rel).write_bytes(data)
     timing = {"workers": ex.workers, "wall_seconds": round(time.perf_counter() - start, 2),
               "seconds": {k: round(v, 2) for k, v in sorted(done.seconds.items())}}
     (outdir / TIMING).write_text(json.dumps(timing, indent=1) + "\n")

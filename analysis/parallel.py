@@ -30,9 +30,12 @@ from typing import Callable, Iterable
 @dataclass
 class Outcome:
     """What one group sends back: ``records`` (claim id -> ledger record without its
-    seconds), ``pngs`` (figure name -> the file's bytes) and ``seconds`` (name -> wall time)."""
+    seconds), ``pngs`` (figure name -> the file's bytes), ``parts`` (the files a figure writes
+    in folders of its own, such as the gallery's one panel per rule: path relative to the output
+    folder -> bytes) and ``seconds`` (name -> wall time)."""
     records: dict[str, dict] = field(default_factory=dict)
     pngs: dict[str, bytes] = field(default_factory=dict)
+    parts: dict[str, bytes] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -58,6 +61,8 @@ def run_group(quick: bool, claim_ids: tuple[str, ...], figure_names: tuple[str, 
             FIGURES[name](quick, Path(tmp))
             out.seconds[f"figure {name}"] = time.perf_counter() - start
             out.pngs[name] = (Path(tmp) / f"{name}.png").read_bytes()
+            out.parts.update({p.relative_to(tmp).as_posix(): p.read_bytes()
+                              for p in sorted(Path(tmp).glob("*/*.png"))})
     return out
 
 

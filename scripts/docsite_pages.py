@@ -15,8 +15,6 @@ import pkgutil
 import re
 from pathlib import Path
 
-from markdown.extensions.toc import slugify
-
 from docsite_code import side_by_side
 from docsite_rst import math_block, rst_to_markdown, table_cell
 
@@ -65,14 +63,37 @@ def _aligned(equations: str) -> str:
     return math_block(" \\\\\n".join(lines))
 
 
-def _conventions_anchor(conventions: str, name: str) -> str | None:
-    heading = None
-    for line in conventions.splitlines():
-        if line.startswith("## "):
-            heading = line[3:].strip()
-        elif heading and re.search(rf"\brefopt\.{name}\b(?![._])", line):
-            return slugify(heading, "-")
-    return None
+def _plain_but_code(text: str) -> str:
+    """``plain`` for the text between backticks, the backticked parts kept as code spans."""
+    parts = text.split("`")
+    return "".join(f"`{p}`" if i % 2 else plain(p) for i, p in enumerate(parts))
+
+
+def _conventions(tables: list[dict], name: str) -> list[str]:
+    """The rule's convention tables (docs/conventions.json, measured by scripts/conventions.py),
+    or why it has none (``refopt.conventions.NOT_SHIPPED``)."""
+    from refopt.conventions import FRAMEWORKS, NOT_SHIPPED, STEPS
+    lines = ["## Conventions: paper, torch, optax, keras", ""]
+    mine = [t for t in tables if name in t["rules"]]
+    if not mine:
+        return lines + [f"torch 2.13, optax 0.2.8 and keras 3.15.1 ship no {name}: "
+                        f"{plain(NOT_SHIPPED[name][1])}.", ""]
+    for t in mine:
+        lines += [f"### {plain(t['title'])}", "", f"Paper: {plain(t['paper'])}.", "",
+                  "| aspect | paper | torch | optax | keras |", "|---|---|---|---|---|"]
+        lines += ["| " + " | ".join(plain(row[k]) for k in ("aspect", "paper", *FRAMEWORKS)) + " |"
+                  for row in t["rows"]]
+        if t["measured"]:
+            lines += ["", f"Measured over {STEPS} steps in float64 "
+                      "([how](../conventions.md)):", "",
+                      "| difference | where | max rel. params difference | first step parting > 1e-10 |",
+                      "|---|---|---|---|"]
+            lines += [f"| {_plain_but_code(m['difference'])} | {plain(m['where'])} | {m['size']} | "
+                      f"{m['first_step'] or 'never'} |" for m in t["measured"]]
+        if t["notes"]:
+            lines += ["", plain(t["notes"])]
+        lines += [""]
+    return lines
 
 
 def _vectors() -> dict[str, list[tuple[str, dict | None, str]]]:
@@ -103,10 +124,13 @@ def rule_page(name, info, ctx) -> str:
              "## Documentation", "", f"::: {info.factory.__module__}.{info.factory.__name__}",
              "    options:", "      show_root_heading: true", "      heading_level: 3", "",
              rst_to_markdown(module.__doc__), ""]
-    anchor = _conventions_anchor(ctx["conventions"], name)
-    if anchor:
-        lines += ["Framework conventions and their measured sizes: "
-                  f"[conventions](../conventions.md#{anchor}).", ""]
+    lines += _conventions(ctx["conventions"], name)
+    panel = ctx["report"] / "gallery" / f"{name}.png"
+    if panel.exists():
+        lines += ["## On the gallery's test functions", "",
+                  f"![{name} in the gallery](../report/gallery/{name}.png)", "",
+                  "Its row of the [gallery](../report/gallery.png) (every rule): the lr with the best final "
+                  "loss on the grid, each path from the dot; an x where a path leaves the frame.", ""]
     lines += ["## Checked against", ""]
     if info.checked_against:
         lines += ["| implementation | relative tolerance |", "|---|---|"]
@@ -248,7 +272,7 @@ def context(root: Path) -> dict:
     topics, figures = _analysis(root)
     return {"root": root, "rules": refopt.RULES, "report": root / "docs" / "report",
             "ledger": json.loads((root / "docs" / "report" / "ledger.json").read_text()),
-            "conventions": (root / "docs" / "conventions.md").read_text(),
+            "conventions": json.loads((root / "docs" / "conventions.json").read_text()),
             "topics": topics, "figures": figures, "vectors": _vectors()}
 
 

@@ -90,6 +90,9 @@ def test_gallery_figure_is_written(tmp_path, monkeypatch):
         (n, f.name): (0.1, np.array([f.start, f.start])) for n in refopt.RULES for f in gallery.FUNCTIONS})
     gallery.gallery_figure(True, tmp_path)
     assert (tmp_path / "gallery.png").stat().st_size > 20_000
+    # and each rule's own panel, for its page on the site
+    assert sorted(p.stem for p in (tmp_path / "gallery").glob("*.png")) == sorted(refopt.RULES)
+    assert min(p.stat().st_size for p in (tmp_path / "gallery").glob("*.png")) > 5_000
 
 
 def test_a_path_that_leaves_the_frame_is_found_at_its_first_point_outside():

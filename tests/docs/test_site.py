@@ -123,8 +123,10 @@ def test_site_builds_strict_and_renders_in_chromium(tmp_path):
     claims = json.loads((ROOT / "docs" / "report" / "ledger.json").read_text())
     assert {p.name for p in (out / "ledger").iterdir() if p.is_dir()} == {c["id"] for c in claims}
     adam = (out / "rules" / "adam" / "index.html").read_text()
-    for section in ("Code beside the math", "Checked against", "Test vectors", "torch.optim.Adam"):
-        assert section in adam
+    for section in ("Code beside the math", "Checked against", "Test vectors", "torch.optim.Adam",
+                    "Conventions: paper, torch, optax, keras", "eps-hat 1e-7 vs the paper&#39;s placement",
+                    'src="../../report/gallery/adam.png"'):
+        assert section in adam, section
 
     if not CHROMIUM.exists():
         pytest.skip(f"site built strict in {seconds:.0f} s, but Debian's chromium is not installed "

@@ -114,3 +114,21 @@ def test_errata_are_whole_sentences_about_the_cheat_sheet():
            "=====  =====\na      b\n=====  =====\nthe cheat sheet omits x  y\n=====  =====\n\n"
            "The cheat sheet's name is s_t.")
     assert docsite_pages._errata(doc) == ["The cheat sheet cites Smith (2004)."]
+
+
+def test_every_rule_page_holds_its_convention_tables_as_measured():
+    # the JSON is the one test_conventions holds equal to a fresh measurement; each rule's page
+    # shows every measured size of every table about it, and the rules with none say why
+    import refopt
+    from refopt.conventions import NOT_SHIPPED
+    tables = json.loads((ROOT / "docs" / "conventions.json").read_text())
+    for name in refopt.RULES:
+        text = text_of(render("\n".join(docsite_pages._conventions(tables, name))))
+        mine = [t for t in tables if name in t["rules"]]
+        if not mine:
+            assert " ".join(NOT_SHIPPED[name][1].split()) in text, name
+        for t in mine:
+            assert " ".join(t["title"].split()) in text, name
+            for m in t["measured"]:
+                assert " ".join(m["difference"].replace("`", "").split()) in text, (name, m)
+                assert f" {m['size']} " in f" {text} ", (name, m)
