@@ -8,10 +8,10 @@ asserts the frameworks really lack them). Importing this imports the flavors, no
 """
 from __future__ import annotations
 
-from . import adam_family, classic, others
+from . import adam_family, catalogue, classic, others
 from .spec import FRAMEWORKS, RTOL, STEPS, Diff, Spec, measure, measured, size_text
 
-SPECS: list[Spec] = classic.SPECS + adam_family.SPECS + others.SPECS
+SPECS: list[Spec] = classic.SPECS + adam_family.SPECS + others.SPECS + catalogue.SPECS
 
 # rule -> (the names the frameworks would give it, looked up and found absent by the tests; why)
 NOT_SHIPPED: dict[str, tuple[tuple[str, ...], str]] = {

@@ -30,6 +30,14 @@ defines:
     flavor models it by default (torch's float32 scalar state, bfloat16 Newton-Schulz), and the
     flavor arguments that give the float64 formula instead (None if the modelled precision
     changes nothing); None where there is nothing to say. The oracle CLI prints both;
+``NOT_MODELLED`` (optional)
+    attr -> why the framework's optimizer of that name has no flavor (a wrapper that is not an
+    update rule, a routing refopt.partition does, an algorithm not modelled yet); the CLI says
+    it for that name, and tests/flavors/test_catalogue.py holds every optimizer the framework
+    lists to a flavor or one of these;
+``CLI_REFUSES`` (optional)
+    attr -> why the oracle CLI cannot run a flavor that exists (torch's SparseAdam: sparse
+    gradients only);
 ``RTOL`` (optional)
     attr -> the oracle's tolerance where the framework cannot agree to 1e-10 in float64
     (bfloat16 Newton-Schulz, an ill-conditioned default), with the measured gap in a comment.

@@ -35,12 +35,14 @@ from .optax_layerwise import adafactor, adan, lamb, lars, lion
 from .optax_precision import default_only, storage_dtype, stored_in
 from .optax_rules import AmsgradState, RmspropState, amsgrad_update, rmsprop_init, rmsprop_update
 from .optax_schedules import scheduled
+from .optax_catalogue import fromage, novograd, sign_sgd, signum
 from .torch import decoupled, negated
+from .torch_catalogue import optax_rprop as rprop
 
 PREFIX = "optax."
 __all__ = ["sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "nadam", "nadamw", "amsgrad", "adamax",
-           "adamaxw", "radam", "yogi", "adabelief", "adafactor", "lars", "lamb", "lion", "adan", "contrib",
-           "framework"]
+           "adamaxw", "radam", "yogi", "adabelief", "adafactor", "lars", "lamb", "lion", "adan", "rprop",
+           "sign_sgd", "signum", "fromage", "novograd", "contrib", "framework"]
 
 
 @scheduled

@@ -127,7 +127,13 @@ def resolve(parser: argparse.ArgumentParser, name: str) -> tuple[Any, str, Any]:
     names = [n for group in accepted_names().values() for n in group]
     if name in names:
         module, attr = flavors.lookup(name)
+        if attr in getattr(module, "CLI_REFUSES", {}):
+            parser.error(f"{name}: {module.CLI_REFUSES[attr]}")
         return module, attr, flavors.attr_of(module, attr)
+    module = next((m for m in flavors.MODULES.values() if name.startswith(m.PREFIX)), None)
+    why = getattr(module, "NOT_MODELLED", {}).get(name[len(module.PREFIX):]) if module else None
+    if why:
+        parser.error(f"no refopt flavor for {name!r}: {why}")
     # within a known namespace, match the part after it: the shared prefix would make every
     # name of the namespace look close (LBFGS is not a typo of SGD)
     prefix = next((m.PREFIX for m in flavors.MODULES.values() if name.startswith(m.PREFIX)), "")

@@ -220,3 +220,12 @@ def test_the_quantized_libraries_on_float64_params_compute_in_float32_as_their_f
     assert "computes in float32 whatever the params' dtype" in out
     formula, flavor = _effect(out)
     assert flavor <= far
+
+
+def test_sparse_adam_is_refused_with_the_reason(capsys):
+    # torch raises RuntimeError on a dense gradient: the CLI says why before running anything
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["torch.optim.SparseAdam"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "sparse gradients only" in err and "test_sparse_adam.py" in err

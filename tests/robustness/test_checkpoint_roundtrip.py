@@ -115,18 +115,32 @@ def run(opt, params, grads, state):
     return params, state
 
 
-@pytest.mark.slow  # 28 rules, 4 steps each: ~1 s on NumPy, ~3 s on torch, ~6 s on JAX (compiles)
+@pytest.mark.slow  # every rule, 4 steps each: seconds on NumPy and torch, more on JAX (_rules_for)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("library", LIBRARIES)
 def test_every_rule_round_trips_bit_for_bit(tmp_path, library, dtype):
     outcome = {}
     with x64(dtype, library):
-        for info in refopt.RULES.values():
+        for info in _rules_for(library, dtype):
             outcome[info.name] = check_round_trip(tmp_path / f"{info.name}.npz", info, library, dtype)
     known = {name for (name, lib, dt) in KNOWN_BROKEN if (lib, dt) == (library, dtype)}
     failed = {name: why for name, why in outcome.items() if why}
     assert {k: v for k, v in failed.items() if k not in known} == {}
     assert sorted(known - set(failed)) == [], "these now pass: remove them from KNOWN_BROKEN"
+
+
+# JAX runs op by op here (~0.3 s a rule in float32, ~1 s in a 16-bit float on 2 cores): every rule
+# in float32 and float64, and in the 16-bit floats the rules whose states differ in kind (moments,
+# factored rows and columns, Kronecker factors, matrices, a nested partition, a step count
+# only, a Hessian estimate). How a leaf is encoded depends on its dtype and library, never on
+# the rule, and NumPy and torch run every rule in every dtype.
+JAX_HALF = ("adam", "adafactor", "shampoo", "muon", "partition", "sgd", "sophia", "lion")
+
+
+def _rules_for(library, dtype):
+    if library == "jax" and dtype in ("float16", "bfloat16"):
+        return [refopt.RULES[n] for n in JAX_HALF]
+    return list(refopt.RULES.values())
 
 
 def check_round_trip(path, info, library, dtype):

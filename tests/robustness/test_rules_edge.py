@@ -123,12 +123,20 @@ AT_EPS_ZERO = {
     "normuon": {"entry": MOVES, "row": ALL1, "col": UNCHANGED, "all": NZ1},
     # RACS divides a zero row (column) by its zero norm; RMS spreads it; zeros elsewhere stay 0
     "reg": {"entry": UNCHANGED, "row": ALL1, "col": ALL1, "all": NZ1},
+    # sign(0) = 0, and Rprop's step is a sign times a step size
+    **{n: same(UNCHANGED) for n in ("sign_sgd", "signum", "rprop", "sparse_adam")},
+    # the whole layer is rescaled by 1/sqrt(1 + lr^2) (Fromage), decayed by 1 - lambd eta_t (ASGD)
+    "fromage": same(MOVES), "asgd": same(MOVES),
+    # one second moment per layer, ||g||^2: 0/0 only when the whole layer's gradient is 0
+    "novograd": {**same(UNCHANGED), "all": NZ1},
 }
 # With the defaults only the rules whose paper has no epsilon divide 0 by 0.
 AT_DEFAULTS = {n: same(UNCHANGED) for n in AT_EPS_ZERO}
 AT_DEFAULTS.update({"adamax": same(NZ1), "radam": same(NZ5),
-                    **{n: {**same(UNCHANGED), "entry": MOVES} for n in (*NS_RULES, "shampoo")}})
-REFUSE_EPS_ZERO = ("sophia", "shampoo")  # eps sets a floor (Sophia) or H_0 = eps I (Shampoo)
+                    **{n: {**same(UNCHANGED), "entry": MOVES} for n in (*NS_RULES, "shampoo")},
+                    "fromage": same(MOVES), "asgd": same(MOVES)})
+# eps sets a floor (Sophia), H_0 = eps I (Shampoo), or torch requires it positive (SparseAdam)
+REFUSE_EPS_ZERO = ("sophia", "shampoo", "sparse_adam")
 EDGE_RULES = [info for info in RULES if info.name != "partition"]  # partition runs inner rules
 
 
