@@ -8,6 +8,7 @@ Every rule in ``refopt.RULES`` is also an attribute of this package (``refopt.sg
 """
 from .accumulation import accumulate
 from .averaging import ema
+from .cautious import cautious
 from .checkpoint import CheckpointError, load_state, save_state
 from .clipping import clip, clip_by_global_norm, clip_by_norm
 from .combine import coupled_weight_decay, partition
@@ -18,6 +19,6 @@ globals().update({name: info.factory for name, info in RULES.items()})
 
 __all__ = ["RULES", "RuleInfo", "Optimizer", "Interval", "NonFiniteGradient", "NonFiniteState",
            "check_finite",
-           "coupled_weight_decay", "clip", "clip_by_norm", "clip_by_global_norm", "ema", "accumulate",
+           "coupled_weight_decay", "cautious", "clip", "clip_by_norm", "clip_by_global_norm", "ema", "accumulate",
            "save_state", "load_state", "CheckpointError", *RULES]
 __version__ = "0.1.0"

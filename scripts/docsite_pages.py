@@ -146,7 +146,8 @@ def rule_page(name, info, ctx) -> str:
         lines += [f"| [{stem}.json](../vectors/{stem}.json) | {plain(json.dumps(args))} |"
                   for stem, args, _ in vecs]
     else:
-        lines += ["None: the rule's example uses a schedule, which a vector cannot record."]
+        from refopt.vectors import NOT_RECORDED
+        lines += [f"None: {plain(NOT_RECORDED.get(name, 'the rule example uses a schedule, which a vector cannot record'))}."]
     claims = [c for c in ctx["ledger"] if c["id"].split("-")[0] == name]
     claims_of: dict[str, list[str]] = {}
     for c in claims:

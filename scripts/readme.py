@@ -88,6 +88,8 @@ def storage_table() -> str:
             opt = getattr(module, name)(**required.get(name, {}))
             state = opt.init({"w": np.zeros(STORAGE_SIZE, np.float32)})
             nbytes, quantized = _state_bytes(state, "w")
+            if not quantized:  # a library class with full-precision state (bitsandbytes' AdEMAMix)
+                continue
             rows.append(f"| `{module.PREFIX}{name}` | `refopt.flavors.{key}.{name}` | {', '.join(quantized)} "
                         f"| {nbytes / STORAGE_SIZE:.4g} | {cell(module.CHECKED)} |")
     return "\n".join(rows)

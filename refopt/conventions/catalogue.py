@@ -1,6 +1,8 @@
-"""The convention tables of the rules added for the frameworks' whole catalogues (issue 15): signSGD
-and Signum, Fromage, NovoGrad, Rprop, ASGD and SparseAdam (``refopt.conventions.spec``)."""
+"""The convention tables of the rules added for the frameworks' whole catalogues and the requested
+rules (issues 15, 16): signSGD and Signum, Fromage, NovoGrad, Rprop, ASGD, SparseAdam, noisy SGD,
+optimistic GD and Adam, SPS, SM3, FTRL, ADOPT and AdEMAMix (``refopt.conventions.spec``)."""
 import refopt
+from refopt.flavors import keras as K
 from refopt.flavors import optax as O
 from refopt.flavors import torch as T
 
@@ -134,5 +136,120 @@ SPECS = [
         {"torch.optim.SparseAdam": (lambda: refopt.sparse_adam(), lambda: T.SparseAdam())},
         "Measured on dense gradients (every coordinate present); tests/rules/test_sparse_adam.py "
         "checks the flavor against torch with real sparse COO gradients.",
+    ),
+    Spec(
+        "Noisy SGD",
+        ("noisy_sgd",),
+        "Neelakantan et al. (2015): w -= lr (g + N(0, sigma_t^2)), sigma_t^2 = eta/(1 + t)^gamma with t from 0 "
+        "(refopt.noisy_sgd: eta 0.01, gamma 0.55, noise from NumPy's PCG64 seeded by (seed, t, leaf))",
+        {"torch": "no noisy SGD in torch 2.13", "optax": "optax/_src/alias.py noisy_sgd (optax 0.2.8)",
+         "keras": "no noisy SGD in keras 3.15.1"},
+        [
+            ("noise", "N(0, eta/(1+t)^gamma), drawn from a seed", "-",
+             "the same variance, drawn with jax.random from key (split each step)", "-"),
+        ],
+        [],
+        notes="Not measured here: the two sides draw different random numbers by construction. The flavor "
+              "draws optax's own noise from its key and agrees with optax to 1e-12 "
+              "(tests/rules/test_noisy_sgd.py), and the rule's noise variance is checked against eta/t^gamma.",
+    ),
+    Spec(
+        "Optimistic gradient descent",
+        ("optimistic_gd",),
+        "Daskalakis et al. (2018): w -= lr ((alpha + beta) g_t - beta g_{t-1}), g_0 = g_1 "
+        "(refopt.optimistic_gd: alpha 1, optimism beta 1)",
+        {"torch": "no optimistic GD in torch 2.13",
+         "optax": "optax/_src/alias.py optimistic_gradient_descent (optax 0.2.8)",
+         "keras": "no optimistic GD in keras 3.15.1"},
+        [("form", "alpha, beta of the paper's OMD", "-", "the same (alpha, beta)", "-")],
+        [],
+        {"optax.optimistic_gradient_descent": (lambda: refopt.optimistic_gd(lr=0.01),
+                                               lambda: O.optimistic_gradient_descent(0.01))},
+    ),
+    Spec(
+        "Optimistic Adam",
+        ("optimistic_adam",),
+        "Daskalakis et al. (2018), Algorithm 1: Adam's step u_t, applied as (alpha + beta) u_t - beta u_{t-1} "
+        "(refopt.optimistic_adam: nesterov=False, as the paper)",
+        {"torch": "no optimistic Adam in torch 2.13", "optax": "optax/_src/alias.py optimistic_adam, "
+         "optimistic_adam_v2 (optax 0.2.8)", "keras": "no optimistic Adam in keras 3.15.1"},
+        [
+            ("moment", "Adam's bias-corrected m", "-", "nesterov=True by default (NAdam's m)", "-"),
+            ("lr placement", "lr outside", "-", "optimistic_adam (deprecated): lr inside the combination "
+             "(alpha = lr); optimistic_adam_v2: outside", "-"),
+        ],
+        [Diff("NAdam-style momentum (optax's default) vs Adam's", "optax",
+              lambda: refopt.optimistic_adam(), lambda: refopt.optimistic_adam(nesterov=True))],
+        {"optax.optimistic_adam_v2": (lambda: refopt.optimistic_adam(), lambda: O.optimistic_adam_v2(1e-3))},
+    ),
+    Spec(
+        "Stochastic Polyak step (SPS)",
+        ("polyak_sgd",),
+        "Loizou et al. (2021), SPS_max: gamma_t = min((f_t - f*)/(c ||g_t||^2), gamma_b) over the whole tree; "
+        "the loss f_t is an input (refopt.polyak_sgd: c 0.2, max_lr 1)",
+        {"torch": "no SPS in torch 2.13", "optax": "optax/_src/alias.py polyak_sgd (optax 0.2.8)",
+         "keras": "no SPS in keras 3.15.1"},
+        [
+            ("c", "0.2 (the paper's experiments)", "-", "scaling s multiplies g before the step: c = s^2 "
+             "with the gap and the cap times s; s = 1", "-"),
+            ("variant", "SPS_max", "-", "variant='sps' (SPS_max) or 'sps+' (gap clipped at 0)", "-"),
+        ],
+        [],
+        notes="Not measured on the standard run, which has gradients only: SPS needs the loss at each step. "
+              "tests/rules/test_polyak_sgd.py feeds both sides the same loss stream (1e-12).",
+    ),
+    Spec(
+        "SM3",
+        ("sm3",),
+        "Anil et al. (2019), SM3-II with one accumulator per row and per column (per entry for vectors), "
+        "no momentum (refopt.sm3: lr 0.1, beta1 0)",
+        {"torch": "no SM3 in torch 2.13", "optax": "optax/_src/alias.py sm3, transform.py scale_by_sm3 "
+         "(optax 0.2.8)", "keras": "no SM3 in keras 3.15.1"},
+        [("momentum", "none (beta1 = 0)", "-", "0.9, an EMA of the preconditioned gradient", "-")],
+        [Diff("momentum 0.9 vs none", "optax", lambda: refopt.sm3(lr=0.1), lambda: refopt.sm3(lr=0.1, beta1=0.9))],
+        {"optax.sm3": (lambda: refopt.sm3(lr=0.1), lambda: O.sm3(0.1))},
+    ),
+    Spec(
+        "FTRL-Proximal",
+        ("ftrl",),
+        "McMahan et al. (2013), Algorithm 1: per-coordinate lr alpha/(beta + sqrt(n)), L1 and L2 "
+        "(refopt.ftrl: beta (offset) 1, n_0 = 0, lr_power -0.5)",
+        {"torch": "no FTRL in torch 2.13", "optax": "no FTRL in optax 0.2.8",
+         "keras": SOURCES["keras"].format("ftrl")},
+        [
+            ("beta", "1", "-", "-", "beta = 0"),
+            ("n_0", "0", "-", "-", "initial_accumulator_value = 0.1"),
+            ("L2", "lambda_2", "-", "-", "l2_regularization_strength = lambda_2 / 2"),
+            ("|z| <= lambda_1", "w = 0 exactly", "-", "-", "0/0 = NaN where n_0 = beta = l2 = 0"),
+        ],
+        [
+            Diff("beta 0 vs 1 (both with n_0 = 0.1)", "keras", lambda: refopt.ftrl(initial_accumulator=0.1),
+                 lambda: refopt.ftrl(offset=0.0, initial_accumulator=0.1)),
+            Diff("n_0 = 0.1 vs 0", "keras", lambda: refopt.ftrl(), lambda: refopt.ftrl(initial_accumulator=0.1)),
+        ],
+        {"keras.optimizers.Ftrl": (lambda: refopt.ftrl(), lambda: K.Ftrl())},
+    ),
+    Spec(
+        "ADOPT",
+        ("adopt",),
+        "Taniguchi et al. (2024): g normalised by the previous second moment, clipped at t^(1/4), then "
+        "momentum; the first call only sets v_0 = g_0^2 (refopt.adopt: betas 0.9/0.9999, eps 1e-6)",
+        {"torch": "no ADOPT in torch 2.13", "optax": "optax/contrib/_adopt.py (optax 0.2.8)",
+         "keras": "no ADOPT in keras 3.15.1"},
+        [("clipping", "clip(., t^(1/4))", "-", "use_clipping=True, clip_value_fn t^(1/4)", "-")],
+        [Diff("no clipping vs t^(1/4)", "optax (option)", lambda: refopt.adopt(), lambda: refopt.adopt(clip=None))],
+        {"optax.contrib.adopt": (lambda: refopt.adopt(), lambda: O.contrib.adopt(1e-3))},
+    ),
+    Spec(
+        "AdEMAMix",
+        ("ademamix",),
+        "Pagliardini, Ablin & Grangier (2024), Algorithm 1: (m1_hat + alpha m2)/(sqrt(v_hat) + eps), m2 a slow "
+        "EMA with beta3, optional warm-ups of alpha and beta3 (refopt.ademamix: alpha 5, beta3 0.9999)",
+        {"torch": "no AdEMAMix in torch 2.13", "optax": "optax/contrib/_ademamix.py (optax 0.2.8)",
+         "keras": "no AdEMAMix in keras 3.15.1"},
+        [("warm-ups", "T_alpha, T_beta3 (none by default here)", "-", "schedules passed as alpha, b3", "-")],
+        [Diff("alpha 0 (which is Adam) vs 5: the slow EMA's share", "the paper",
+              lambda: refopt.ademamix(), lambda: refopt.ademamix(alpha=0.0))],
+        {"optax.contrib.ademamix": (lambda: refopt.ademamix(), lambda: O.contrib.ademamix(1e-3))},
     ),
 ]

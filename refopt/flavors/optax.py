@@ -36,13 +36,19 @@ from .optax_precision import default_only, storage_dtype, stored_in
 from .optax_rules import AmsgradState, RmspropState, amsgrad_update, rmsprop_init, rmsprop_update
 from .optax_schedules import scheduled
 from .optax_catalogue import fromage, novograd, sign_sgd, signum
+from .optax_catalogue_b import (noisy_sgd, optimistic_adam, optimistic_adam_v2, optimistic_gradient_descent,
+                                polyak_sgd, sm3)
 from .torch import decoupled, negated
 from .torch_catalogue import optax_rprop as rprop
 
 PREFIX = "optax."
 __all__ = ["sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "nadam", "nadamw", "amsgrad", "adamax",
            "adamaxw", "radam", "yogi", "adabelief", "adafactor", "lars", "lamb", "lion", "adan", "rprop",
-           "sign_sgd", "signum", "fromage", "novograd", "contrib", "framework"]
+           "sign_sgd", "signum", "fromage", "novograd", "noisy_sgd", "optimistic_gradient_descent",
+           "optimistic_adam", "optimistic_adam_v2", "polyak_sgd", "sm3", "contrib", "framework"]
+NOT_MODELLED = {"lbfgs": "optax.lbfgs runs a zoom line search on the loss inside its update "
+                "(value_fn, optax's own scaling of the first direction); refopt.rules.lbfgs models "
+                "torch.optim.LBFGS, not this"}
 
 
 @scheduled

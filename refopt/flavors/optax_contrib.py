@@ -41,4 +41,6 @@ def muon(learning_rate, ns_coeffs=(3.4445, -4.775, 2.0315), ns_steps=5, beta=0.9
                             lambda path, w: "muon" if len(w.shape) == 2 else "adam")
 
 
-contrib = types.SimpleNamespace(muon=muon)
+from .optax_contrib_more import ademamix, adopt  # noqa: E402 (they read nothing from here)
+
+contrib = types.SimpleNamespace(muon=muon, adopt=adopt, ademamix=ademamix)

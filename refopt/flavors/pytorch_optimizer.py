@@ -31,12 +31,14 @@ import refopt
 
 from ..core import NONNEGATIVE, UNIT, number
 from ..rules.muon import flag
+from .pytorch_optimizer_more import ADOPT, AdEMAMix
 from .pytorch_optimizer_muon import MARS, Muon, NorMuon
 from .pytorch_optimizer_rules import by_ndim, debiased_lr, finish, no_extras, refuse
 from .torch import _betas, negated
 
 PREFIX = "pytorch_optimizer."
-__all__ = ["Lion", "Adan", "LARS", "Shampoo", "AdaBelief", "Yogi", "Muon", "NorMuon", "MARS"]
+__all__ = ["Lion", "Adan", "LARS", "Shampoo", "AdaBelief", "Yogi", "Muon", "NorMuon", "MARS", "ADOPT",
+           "AdEMAMix"]
 
 
 # --- sign, Nesterov-type and layer-wise rules ------------------------------------------------
@@ -195,4 +197,6 @@ EXAMPLES = {
     "pytorch_optimizer.Muon": _example("Muon", lr=0.02, weight_decay=0.1),
     "pytorch_optimizer.NorMuon": _example("NorMuon", lr=0.01, weight_decay=0.1),
     "pytorch_optimizer.MARS": _example("MARS", lr=0.01, mars_type="shampoo", weight_decay=0.1),
+    "pytorch_optimizer.ADOPT": _example("ADOPT", lr=1e-3, weight_decay=0.01),
+    "pytorch_optimizer.AdEMAMix": _example("AdEMAMix", lr=1e-3, weight_decay=0.01),
 }

@@ -33,6 +33,7 @@ from ..core import NONNEGATIVE, UNIT, Interval, number, rule
 from ..rules.muon import flag
 from .torch_catalogue import ASGD, Rprop, SparseAdam, sparse_gradient  # noqa: F401
 from .torch_examples import PERTURBATIONS, framework  # noqa: F401
+from .torch_lbfgs import LBFGS
 from .torch_muon import Muon
 from .torch_rules import (DampenedMomentumState, TorchAdafactorState, TorchNAdamState,  # noqa: F401
                           adafactor_init, adafactor_update, dampened_update, nadam_update,
@@ -43,11 +44,14 @@ from .torch_wrappers import lr_of as _lr, negated  # noqa: F401
 
 PREFIX = "torch.optim."
 __all__ = ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
-           "Adafactor", "Muon", "Rprop", "ASGD", "SparseAdam"]
+           "Adafactor", "Muon", "Rprop", "ASGD", "SparseAdam", "LBFGS"]
 # what the oracle CLI cannot run, and why (its gradient streams are dense torch tensors)
 CLI_REFUSES = {"SparseAdam": "torch.optim.SparseAdam takes sparse gradients only and the oracle's streams "
                "are dense; tests/rules/test_sparse_adam.py checks it with sparse COO gradients "
-               "(refopt.flavors.torch.sparse_gradient gives the rule's dense + mask form)"}
+               "(refopt.flavors.torch.sparse_gradient gives the rule's dense + mask form)",
+               "LBFGS": "torch.optim.LBFGS evaluates the loss inside its step (a closure) and the oracle's "
+               "streams are gradients only; tests/rules/test_lbfgs.py checks refopt.rules.lbfgs and this "
+               "flavor against torch on Rosenbrock and a logistic regression"}
 
 # the code-path options each torch.optim constructor takes (torch 2.13)
 _PATHS = ("foreach", "differentiable")
@@ -58,7 +62,7 @@ _TAKES = {"SGD": (*_PATHS, "fused"), "Adagrad": (*_PATHS, "fused"), "Adam": (*_P
 
 def extra_arguments(attr: str) -> tuple[str, ...]:
     """The code-path options ``torch.optim.<attr>`` takes, which its flavor takes through ``**impl``."""
-    return _TAKES.get(attr, (*_PATHS, "capturable")) if attr not in ("Muon", "SparseAdam") else ()
+    return _TAKES.get(attr, (*_PATHS, "capturable")) if attr not in ("Muon", "SparseAdam", "LBFGS") else ()
 
 
 # imported from here by the other flavors and the oracle

@@ -181,8 +181,8 @@ def optax_rprop_update(w, g, step_size, prev_update, *, t, learning_rate, eta_mi
     del t, learning_rate  # Delta_0 is in step_size (init)
     xp = array_namespace(w)
     p = g * prev_update
-    factor = xp.where(p > 0, eta_plus, xp.full_like(w, eta_minus))
-    grown = xp.clip(step_size * factor, min=min_step_size, max=max_step_size)
+    factor = xp.where(p > 0, xp.full_like(w, eta_plus), xp.full_like(w, eta_minus))  # not promoted
+    grown = xp.minimum(xp.maximum(step_size * factor, min_step_size), max_step_size)
     step_size = xp.where(p == 0, step_size, grown)
     zero = xp.zeros_like(w)
     update = xp.where(p < 0, zero, step_size * xp.sign(g))

@@ -70,8 +70,11 @@ def _update(w, g, prev, step_size, *, t, lr, eta_minus, eta_plus, min_step_size,
     del lr  # Delta_0: init put it in step_size
     xp = array_namespace(w)
     agreement = g * prev
-    factor = xp.where(agreement > 0, eta_plus, xp.where(agreement < 0, eta_minus, xp.ones_like(w)))
-    step_size = xp.clip(step_size * factor, min=min_step_size, max=max_step_size)
+    # full_like and minimum/maximum, not Python floats in where() or clip(): NumPy promotes an
+    # ml_dtypes bfloat16 array to float32 there
+    factor = xp.where(agreement > 0, xp.full_like(w, eta_plus),
+                      xp.where(agreement < 0, xp.full_like(w, eta_minus), xp.ones_like(w)))
+    step_size = xp.minimum(xp.maximum(step_size * factor, min_step_size), max_step_size)
     g = xp.where(agreement < 0, xp.zeros_like(g), g)  # a flip: no step now, no adaptation next
     w = w - xp.sign(g) * step_size
     return w, g, step_size

@@ -96,4 +96,7 @@ REASONS = {
     "ns_coeffs": ("Muon variant", "named coefficient presets (dion) are not refopt coefficients"),
     "adaptive": ("Muon variant", "the dual-norm scaling (arXiv 2409.20325) is not a refopt rule"),
     "muon_weight_dimension_numbers": ("Muon variant", "refopt's Muon takes 2-D leaves as they are"),
+    "value": ("needs the loss", "optax's polyak_sgd takes the loss, update(..., value=f); these runs feed "
+              "gradients only (tests/rules/test_polyak_sgd.py feeds both sides one loss stream)"),
 }
+NEEDS_VALUE = ("polyak_sgd",)

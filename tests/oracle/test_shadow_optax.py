@@ -70,5 +70,5 @@ def test_update_is_pure_and_needs_params():
         assert np.array_equal(x, y)
     with pytest.raises(ValueError, match="update needs params"):
         sh.update(g, state)
-    with pytest.raises(ValueError, match="no refopt flavor to shadow optax.'fromage'"):
-        shadow_optax("fromage", 1e-3)
+    with pytest.raises(ValueError, match="no refopt flavor to shadow optax.'lbfgs'"):
+        shadow_optax("lbfgs", 1e-3)

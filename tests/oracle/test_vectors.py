@@ -37,7 +37,7 @@ def test_regenerates_byte_identically(written):
 def test_every_rule_and_flavor_has_a_vector(written):
     names = {p.name for p in written[0].iterdir()}
     for rule in refopt.RULES:
-        assert f"rule-{rule}-example.json" in names, rule
+        assert f"rule-{rule}-example.json" in names or rule in vectors.NOT_RECORDED, rule
     for qualname in flavors.EXAMPLES:
         assert f"flavor-{qualname}.json" in names, qualname
     assert len(names) > len(refopt.RULES) + len(flavors.EXAMPLES)  # and non-default settings

@@ -106,7 +106,9 @@ def half_safe(info):
         return refopt.partition({"matrix": refopt.muon(lr=0.02), "other": refopt.adamw(lr=1e-3, eps=1e-3)},
                                 lambda path, w: "matrix" if len(w.shape) == 2 else "other")
     example = info.make_example()
-    return info.factory(**{k: fix(v) for k, v in example.hyperparams.items()})
+    fixed = {k: fix(v) for k, v in example.hyperparams.items()}
+    # nothing to fix: the example itself (SPS's wraps its step with a model loss)
+    return example if fixed == dict(example.hyperparams) else info.factory(**fixed)
 
 
 def run(opt, params, grads, state):

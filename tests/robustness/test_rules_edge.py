@@ -129,12 +129,19 @@ AT_EPS_ZERO = {
     "fromage": same(MOVES), "asgd": same(MOVES),
     # one second moment per layer, ||g||^2: 0/0 only when the whole layer's gradient is 0
     "novograd": {**same(UNCHANGED), "all": NZ1},
+    # Adam's 0/0 where g has been 0 (ADOPT from its second call: the first only sets v_0 = g_0^2)
+    "optimistic_adam": same(NZ1), "ademamix": same(NZ1), "adopt": same(("nan_at_zero", 2)),
+    # a step proportional to g (optimistic GD: to g_t and g_{t-1}; SPS: g times one scalar);
+    # SM3's cover accumulators are 0 only where every gradient they cover is 0, where 0/0 = 0
+    **{n: same(UNCHANGED) for n in ("optimistic_gd", "polyak_sgd", "sm3")},
+    # noise moves every coordinate; FTRL's w = 0 where |z| <= l1, so a zero-gradient w jumps to 0
+    "noisy_sgd": same(MOVES), "ftrl": same(MOVES),
 }
 # With the defaults only the rules whose paper has no epsilon divide 0 by 0.
 AT_DEFAULTS = {n: same(UNCHANGED) for n in AT_EPS_ZERO}
 AT_DEFAULTS.update({"adamax": same(NZ1), "radam": same(NZ5),
                     **{n: {**same(UNCHANGED), "entry": MOVES} for n in (*NS_RULES, "shampoo")},
-                    "fromage": same(MOVES), "asgd": same(MOVES)})
+                    **{n: same(MOVES) for n in ("fromage", "asgd", "noisy_sgd", "ftrl")}})
 # eps sets a floor (Sophia), H_0 = eps I (Shampoo), or torch requires it positive (SparseAdam)
 REFUSE_EPS_ZERO = ("sophia", "shampoo", "sparse_adam")
 EDGE_RULES = [info for info in RULES if info.name != "partition"]  # partition runs inner rules
@@ -158,6 +165,8 @@ def outcome_of_run(info, opt, mask, steps=8):
         for t in range(1, steps + 1):
             g = base * (1 + 0.1 * t) * (1 - zero)
             extra = {"hess": np.abs(g)} if info.name == "sophia" else {}
+            if info.name == "polyak_sgd":  # SPS needs f(w_t): a quadratic model's, f* + |g|^2 / 2
+                extra = {"loss": 0.5 * float(np.sum(g * g))}
             w, state = opt.step(w, g, state, **extra)
             nan = np.isnan(w)
             if nan.any():
@@ -234,6 +243,8 @@ def refused_or_run(info, shape, value, steps=3):
         for _ in range(steps):
             g = {"layer": np.asarray(value * np.sign(rng.standard_normal(shape)))}
             extra = {"hess": {"layer": np.abs(g["layer"])}} if info.name == "sophia" else {}
+            if info.name == "polyak_sgd":
+                extra = {"loss": 0.5 * float(np.sum(g["layer"] ** 2))}
             params, state = opt.step(params, g, state, **extra)
     assert params["layer"].shape == shape and params["layer"].dtype == w.dtype
     return params["layer"]
