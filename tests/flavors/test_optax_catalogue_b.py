@@ -11,9 +11,10 @@ import pytest
 
 from refopt.flavors import optax_catalogue_b as flavor
 from refopt.flavors.optax_framework import framework
-from refopt.oracle import compare, mixed_gradients
+from refopt.oracle import compare
 
 from ..rules.test_polyak_sgd import synthetic_loss
+from .test_optax_catalogue import _ids, _problem  # the same 50-step problem (STEPS is 50 in both)
 
 STEPS, RTOL = 50, 1e-10
 
@@ -35,18 +36,6 @@ CASES = [
     ("sm3", {"learning_rate": 0.05}),
     ("sm3", {"learning_rate": 0.05, "momentum": 0.0}),
 ]
-PARAMS = {"w": (5, 4), "b": (4,)}
-
-
-def _problem(steps=STEPS):
-    rng = np.random.default_rng(0)
-    params = {k: rng.standard_normal(s) for k, s in PARAMS.items()}
-    return params, mixed_gradients(params, steps, seed=1)
-
-
-def _ids(cases):
-    return [f"{n}-{sorted((k, getattr(v, '__name__', v)) for k, v in kw.items())}" for n, kw in cases]
-
 
 @pytest.mark.parametrize("name,kwargs", CASES, ids=_ids(CASES))
 def test_flavor_matches_optax(name, kwargs):

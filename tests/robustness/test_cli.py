@@ -96,7 +96,8 @@ BAD = [
     (["torch.optim.Adma"], "; did you mean torch.optim.Adam?"),
     (["optax.contrb.muon", "--learning_rate", "0.02"], "did you mean optax.contrib.muon?"),
     (["keras2.Adam"], "did you mean keras.optimizers.Adam?"),
-    (["torch.optim.LBFGS"], "python -m refopt.oracle --list prints every accepted name"),
+    (["torch.optim.LBFGS"], "evaluates the loss inside its step (a closure)"),
+    (["torch.optim.Lbfgs"], "python -m refopt.oracle --list prints every accepted name"),
     # the flavor's own checks, named
     (["torch.optim.Adam", "--lr", "-1"], "refopt flavor of torch.optim.Adam: lr must be"),
     (["optax.adam"], "optax.adam needs --learning_rate"),
