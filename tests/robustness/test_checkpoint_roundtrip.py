@@ -132,15 +132,15 @@ def test_every_rule_round_trips_bit_for_bit(tmp_path, library, dtype):
 
 
 # JAX runs op by op here (~0.4 s a rule in float32 and float64, ~1 s in a 16-bit float on 2 cores):
-# every rule in float64 (x64 on), and in the other dtypes the rules whose states differ in kind
-# (moments, factored rows and columns, Kronecker factors, matrices, a nested partition, a step
-# count only, a Hessian estimate). How a leaf is encoded depends on its dtype and library, never
-# on the rule, and NumPy and torch run every rule in every dtype.
+# in every dtype the rules whose states differ in kind (moments, factored rows and columns,
+# Kronecker factors, matrices, a nested partition, a step count only, a Hessian estimate). How a
+# leaf is encoded depends on its dtype and library, never on the rule; NumPy and torch run every
+# rule in every dtype, and tests/conformance runs every rule on JAX.
 JAX_HALF = ("adam", "adafactor", "shampoo", "muon", "partition", "sgd", "sophia", "lion")
 
 
 def _rules_for(library, dtype):
-    if library == "jax" and dtype != "float64":
+    if library == "jax":
         return [refopt.RULES[n] for n in JAX_HALF]
     return list(refopt.RULES.values())
 
