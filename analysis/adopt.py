@@ -66,12 +66,12 @@ def verdict_of(figs: dict) -> str:
 
 WHY = {
     "holds": "ADOPT, clipped, reaches x* at every beta2 tried.",
-    "conditional": "Condition: without its clip. With it, a big gradient ~101 sqrt(v) counts as t^(1/4) "
+    "conditional": "Condition: without its clip. With it, a big gradient ~100 sqrt(v) counts as t^(1/4) "
                    "until t^(1/4) > 101 (t > 1e8), so at small beta2 the period's 100 small normalised "
                    "gradients outweigh it and ADOPT goes the wrong way within any T one would run.",
     "false": "At some beta2 neither form meets the bar (final x < -0.95 and an average regret below a "
              "quarter of 20/101 over the second half); the numbers above say which part fails: clipped, the "
-             "big gradient (~101 sqrt(v) at beta2 = 0.9) counts as t^(1/4) until t > 1e8 and the period's "
+             "big gradient (1010 ~ 100 sqrt(v) at beta2 = 0.9) counts as t^(1/4) until t > 1e8 and the period's "
              "100 small normalised gradients win; unclipped, it is counted whole and throws x across the box "
              "every period.",
 }
