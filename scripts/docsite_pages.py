@@ -147,7 +147,7 @@ def rule_page(name, info, ctx) -> str:
                   for stem, args, _ in vecs]
     else:
         from refopt.vectors import NOT_RECORDED
-        lines += [f"None: {plain(NOT_RECORDED.get(name, 'the rule example uses a schedule, which a vector cannot record'))}."]
+        lines += [f"None: {plain(NOT_RECORDED.get(name, 'its example uses a schedule, which a vector cannot record'))}."]
     claims = [c for c in ctx["ledger"] if c["id"].split("-")[0] == name]
     claims_of: dict[str, list[str]] = {}
     for c in claims:
