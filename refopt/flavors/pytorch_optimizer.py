@@ -31,6 +31,7 @@ import refopt
 
 from ..core import NONNEGATIVE, UNIT, number
 from ..rules.muon import flag
+from .pytorch_optimizer_dadapt import DAdaptAdaGrad, DAdaptAdam, DAdaptSGD, Prodigy
 from .pytorch_optimizer_more import ADOPT, AdEMAMix
 from .pytorch_optimizer_muon import MARS, Muon, NorMuon
 from .pytorch_optimizer_rules import by_ndim, debiased_lr, finish, no_extras, refuse
@@ -38,7 +39,7 @@ from .torch import _betas, negated
 
 PREFIX = "pytorch_optimizer."
 __all__ = ["Lion", "Adan", "LARS", "Shampoo", "AdaBelief", "Yogi", "Muon", "NorMuon", "MARS", "ADOPT",
-           "AdEMAMix"]
+           "AdEMAMix", "Prodigy", "DAdaptAdam", "DAdaptSGD", "DAdaptAdaGrad"]
 
 
 # --- sign, Nesterov-type and layer-wise rules ------------------------------------------------

@@ -136,6 +136,10 @@ AT_EPS_ZERO = {
     **{n: same(UNCHANGED) for n in ("optimistic_gd", "polyak_sgd", "sm3")},
     # noise moves every coordinate; FTRL's w = 0 where |z| <= l1, so a zero-gradient w jumps to 0
     "noisy_sgd": same(MOVES), "ftrl": same(MOVES),
+    # Adam's 0/0 where g has been 0; with every gradient 0, d_hat is 0/0 and the rule takes no step
+    **{n: {**same(NZ1), "all": UNCHANGED} for n in ("prodigy", "dadapt_adam")},
+    # D-Adaptation SGD steps along g; AdaGrad's accumulator starts at 1e-6 > 0
+    **{n: same(UNCHANGED) for n in ("dadapt_sgd", "dadapt_adagrad")},
 }
 # With the defaults only the rules whose paper has no epsilon divide 0 by 0.
 AT_DEFAULTS = {n: same(UNCHANGED) for n in AT_EPS_ZERO}
