@@ -8,8 +8,8 @@ the framework's algorithm is not the paper's, a short rule of its own in the fla
 that says why.
 
 A flavor module (``torch``, ``optax``, ``keras``, ``pytorch_optimizer``, ``bitsandbytes``,
-``torchao``, and the authors' packages ``prodigyopt``, ``dadaptation``: each one that exists is
-picked up here, so adding one needs no change elsewhere)
+``torchao``, and the authors' packages ``prodigyopt``, ``dadaptation``, ``schedulefree``: each one that
+exists is picked up here, so adding one needs no change elsewhere)
 defines:
 
 ``PREFIX``
@@ -53,7 +53,7 @@ from typing import Any, Callable
 __all__ = ["EXAMPLES", "MODULES", "lookup", "flavor", "framework", "attr_of"]
 
 _KNOWN = ("torch", "optax", "keras", "pytorch_optimizer", "bitsandbytes", "torchao", "prodigyopt",
-          "dadaptation")
+          "dadaptation", "schedulefree")
 
 
 def _modules() -> dict[str, ModuleType]:

@@ -68,6 +68,7 @@ from ..core import NONNEGATIVE, POSITIVE, UNIT, Interval, Optimizer, number, rul
 from ..rules.muon import flag
 from .keras_base import KERAS_OPTIONS, learning_rate_of, options, resolve_floatx, wrap
 from .keras_catalogue import Ftrl, Muon
+from .keras_schedule_free import ScheduleFreeAdamW
 from .keras_rules import (AdamaxState, KerasAdafactorState, adafactor_init, adafactor_update, adamax_update,
                           velocity)
 from .torch import _lr_at, decoupled
@@ -75,14 +76,12 @@ from .torch_rules import TorchNAdamState, nadam_update
 
 PREFIX = "keras.optimizers."
 __all__ = ["SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam", "Lion", "Adafactor",
-           "Lamb", "Ftrl", "Muon"]
+           "Lamb", "Ftrl", "Muon", "ScheduleFreeAdamW"]
 NOT_MODELLED = {
     "LossScaleOptimizer": "a wrapper for mixed precision, not an update rule: it scales the loss and "
                           "unscales the gradients around the optimizer it wraps, which has its flavor",
     "MultiOptimizer": "routing, not an update rule: each variable goes to one optimizer (OptimizerMap or "
                       "a callable), as refopt.partition routes leaves to rules",
-    "ScheduleFreeAdamW": "Schedule-Free AdamW (Defazio et al. 2024) is not modelled yet: its rule is "
-                         "issue 16's, with schedulefree's reference implementation",
 }
 
 def _base(learning_rate: Any, base: dict) -> tuple[Any, Any]:

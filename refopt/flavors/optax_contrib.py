@@ -43,6 +43,8 @@ def muon(learning_rate, ns_coeffs=(3.4445, -4.775, 2.0315), ns_steps=5, beta=0.9
 
 from .optax_contrib_more import ademamix, adopt  # noqa: E402 (they read nothing from here)
 from .optax_contrib_dadapt import dadapt_adamw, prodigy  # noqa: E402
+from .optax_contrib_schedule_free import schedule_free_adamw, schedule_free_sgd  # noqa: E402
 
 contrib = types.SimpleNamespace(muon=muon, adopt=adopt, ademamix=ademamix, prodigy=prodigy,
-                                dadapt_adamw=dadapt_adamw)
+                                dadapt_adamw=dadapt_adamw, schedule_free_sgd=schedule_free_sgd,
+                                schedule_free_adamw=schedule_free_adamw)

@@ -33,13 +33,15 @@ from ..core import NONNEGATIVE, UNIT, number
 from ..rules.muon import flag
 from .pytorch_optimizer_dadapt import DAdaptAdaGrad, DAdaptAdam, DAdaptSGD, Prodigy
 from .pytorch_optimizer_more import ADOPT, AdEMAMix
+from .pytorch_optimizer_schedule_free import ScheduleFreeAdamW, ScheduleFreeSGD
 from .pytorch_optimizer_muon import MARS, Muon, NorMuon
 from .pytorch_optimizer_rules import by_ndim, debiased_lr, finish, no_extras, refuse
 from .torch import _betas, negated
 
 PREFIX = "pytorch_optimizer."
 __all__ = ["Lion", "Adan", "LARS", "Shampoo", "AdaBelief", "Yogi", "Muon", "NorMuon", "MARS", "ADOPT",
-           "AdEMAMix", "Prodigy", "DAdaptAdam", "DAdaptSGD", "DAdaptAdaGrad"]
+           "AdEMAMix", "Prodigy", "DAdaptAdam", "DAdaptSGD", "DAdaptAdaGrad",
+           "ScheduleFreeSGD", "ScheduleFreeAdamW"]
 
 
 # --- sign, Nesterov-type and layer-wise rules ------------------------------------------------

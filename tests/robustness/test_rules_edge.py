@@ -140,6 +140,8 @@ AT_EPS_ZERO = {
     **{n: {**same(NZ1), "all": UNCHANGED} for n in ("prodigy", "dadapt_adam")},
     # D-Adaptation SGD steps along g; AdaGrad's accumulator starts at 1e-6 > 0
     **{n: same(UNCHANGED) for n in ("dadapt_sgd", "dadapt_adagrad")},
+    # Schedule-Free SGD steps z along g; its AdamW divides by sqrt(s) as Adam does
+    "schedule_free_sgd": same(UNCHANGED), "schedule_free_adamw": same(NZ1),
 }
 # With the defaults only the rules whose paper has no epsilon divide 0 by 0.
 AT_DEFAULTS = {n: same(UNCHANGED) for n in AT_EPS_ZERO}
