@@ -6,7 +6,7 @@ figures whose name contains TEXT; a TEXT that matches none is a usage error (exi
 anything is written. ``--jobs`` runs on N local processes (default: every core);
 ``--scheduler`` on a dask.distributed cluster (the storage extra). Both give the same files as
 ``--jobs 1``. ``--sweep reddi-phase`` runs the phase diagram of Adam on Reddi et al.'s problem
-instead of the ledger (DIR/reddi_phase_sweep.json and .png)."""
+instead of the ledger (DIR/reddi_phase.json and .png)."""
 from __future__ import annotations
 
 import argparse
