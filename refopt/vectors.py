@@ -12,8 +12,9 @@ mostly-zero and spiking steps, seed 0), and the params and state after every ste
 
 Numbers are float64 written by ``repr``, so each decimal reads back as the same double, and
 everything is deterministic: the directory regenerates byte for byte. An array is
-``{"__ndarray__": shape, "dtype": ..., "data": [flat, row-major]}`` (NaN and infinities
-as the strings ``"nan"``, ``"inf"``, ``"-inf"``); a state is ``{"__state__": type name,
+``{"__ndarray__": shape, "dtype": ..., "data": [flat, row-major]}``; NaN and infinities, in
+arrays and as numbers (Prodigy's ``growth_rate=inf``), are the strings ``"nan"``, ``"inf"``,
+``"-inf"``; a state is ``{"__state__": type name,
 "fields": {...}}``; tuples are lists. Hyperparameters are constants: schedules cannot be
 serialized, so a rule whose example uses one gets no vector for it.
 """
@@ -56,6 +57,9 @@ def _number(x: float) -> float | str:
     return x if math.isfinite(x) else ("nan" if math.isnan(x) else ("inf" if x > 0 else "-inf"))
 
 
+_NON_FINITE = ("nan", "inf", "-inf")
+
+
 def encode(x: Any) -> Any:
     """A JSON-ready copy of a params tree or a state (see the module docstring)."""
     if hasattr(x, "_fields"):
@@ -85,6 +89,8 @@ def decode(x: Any) -> Any:
         return {k: decode(v) for k, v in x.items()}
     if isinstance(x, list):
         return [decode(v) for v in x]
+    if x in _NON_FINITE:  # a non-finite float (no argument is one of these three strings)
+        return float(x)
     return x
 
 
