@@ -202,4 +202,11 @@ EXAMPLES = {
     "pytorch_optimizer.MARS": _example("MARS", lr=0.01, mars_type="shampoo", weight_decay=0.1),
     "pytorch_optimizer.ADOPT": _example("ADOPT", lr=1e-3, weight_decay=0.01),
     "pytorch_optimizer.AdEMAMix": _example("AdEMAMix", lr=1e-3, weight_decay=0.01),
+    "pytorch_optimizer.ScheduleFreeSGD": _example("ScheduleFreeSGD", lr=0.1, weight_decay=0.01, warmup_steps=3),
+    "pytorch_optimizer.ScheduleFreeAdamW": _example("ScheduleFreeAdamW", lr=1e-2, weight_decay=0.01,
+                                                    warmup_steps=3),
+    "pytorch_optimizer.Prodigy": _example("Prodigy", weight_decay=0.01),
+    "pytorch_optimizer.DAdaptAdam": _example("DAdaptAdam", weight_decay=0.01),
+    "pytorch_optimizer.DAdaptSGD": _example("DAdaptSGD", weight_decay=0.01),
+    "pytorch_optimizer.DAdaptAdaGrad": _example("DAdaptAdaGrad", momentum=0.9),
 }
