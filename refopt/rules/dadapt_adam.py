@@ -103,7 +103,10 @@ def dadapt_adam(lr=1.0, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, deco
         buffers = {"m": _tree(x, m), "v": _tree(x, v), "s": _tree(x, s)}
         if s_l1 == 0:  # every gradient so far 0: no step (module docstring)
             return _tree(x, x.w), state._replace(t=x.t, **buffers)
-        d_new = dc.estimate(d, rho / ((1 - sb2) * s_l1), h["growth_rate"])
+        denominator = (1 - sb2) * s_l1
+        # a subnormal ||s||_1 times (1 - sqrt(beta2)) can round to 0: divide in two steps then
+        d_hat = rho / denominator if denominator != 0 else rho / (1 - sb2) / s_l1
+        d_new = dc.estimate(d, d_hat, h["growth_rate"])
         new = []
         for w, mi, vi in zip(x.w, m, v):
             if wd != 0 and h["decouple"]:

@@ -111,3 +111,24 @@ def test_gradient_scale_leaves_the_steps_unchanged_where_eps_is_negligible(c):
     assert sb.d > 1e-6  # the estimate moved, so its invariance is tested
     np.testing.assert_allclose(scaled, base, rtol=1e-12)  # rounding only
     assert ss.d == pytest.approx(sb.d, rel=1e-12)
+
+
+
+def test_subnormal_denominator_is_divided_in_two_steps():
+    """(1 - sqrt(beta2)) ||s||_1 rounds to 0 for a subnormal ||s||_1 (CI's fuzz found it: a
+    ZeroDivisionError). The rule divides by the two factors one after the other there; here rho is
+    0 as well (eta g s / (sqrt(v) + eps) underflows), so d_hat = 0 and d stays d0. dadaptation 3.2
+    divides by the product as Python floats and raises ZeroDivisionError on the same stream."""
+    stream = [5e-324, 5e-324, 2.22507386e-313]
+    opt = ours()()
+    w = np.array([1.11253693e-308])
+    state = opt.init(w)
+    for g in stream:
+        w, state = opt.step(w, np.array([g]), state)
+    assert np.isfinite(w).all() and state.d == 1e-6 and state.rho == 0.0
+    theirs_opt = theirs()()
+    x = np.array([1.11253693e-308])
+    theirs_state = theirs_opt.init(x)
+    with pytest.raises(ZeroDivisionError):
+        for g in stream:
+            x, theirs_state = theirs_opt.step(x, np.array([g]), theirs_state)
