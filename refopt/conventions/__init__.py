@@ -8,10 +8,10 @@ asserts the frameworks really lack them). Importing this imports the flavors, no
 """
 from __future__ import annotations
 
-from . import adam_family, catalogue, classic, others
+from . import adam_family, beyond, catalogue, classic, others
 from .spec import FRAMEWORKS, RTOL, STEPS, Diff, Spec, measure, measured, size_text
 
-SPECS: list[Spec] = classic.SPECS + adam_family.SPECS + others.SPECS + catalogue.SPECS
+SPECS: list[Spec] = classic.SPECS + adam_family.SPECS + others.SPECS + catalogue.SPECS + beyond.SPECS
 
 # rule -> (the names the frameworks would give it, looked up and found absent by the tests; why)
 NOT_SHIPPED: dict[str, tuple[tuple[str, ...], str]] = {
@@ -20,6 +20,10 @@ NOT_SHIPPED: dict[str, tuple[tuple[str, ...], str]] = {
     "shampoo": (("Shampoo", "shampoo"), "pytorch-optimizer's Shampoo; optax has it only outside its "
                 "package (distributed_shampoo in google-research)"),
     "reg": (("REG", "reg"), "the paper's own method, in no framework"),
+    "dadapt_sgd": (("DAdaptSGD", "dadapt_sgd"), "the authors' dadaptation 3.2 (bit for bit up to 1.5e-12) "
+                   "and pytorch-optimizer's DAdaptSGD"),
+    "dadapt_adagrad": (("DAdaptAdaGrad", "dadapt_adagrad"), "the authors' dadaptation 3.2 (bit for bit) and "
+                       "pytorch-optimizer's DAdaptAdaGrad"),
 }
 
 

@@ -1,0 +1,79 @@
+"""The convention tables of the requested rules beyond the cheat sheet that the frameworks ship
+(issue 16): Schedule-Free SGD and AdamW, Prodigy and D-Adaptation Adam (``refopt.conventions.spec``).
+The authors' packages and pytorch-optimizer are not columns here: their departures are measured
+in the rules' and flavors' docstrings and tests."""
+import refopt
+from refopt.flavors import keras as K
+from refopt.flavors import optax as O
+
+from .spec import Diff, Spec
+
+SPECS = [
+    Spec(
+        "Schedule-Free AdamW",
+        ("schedule_free_adamw",),
+        "Defazio et al. (2024), Algorithm 1: y = (1-beta1) z + beta1 x is the gradient point (refopt's "
+        "params), z takes Adam's step, x averages z with weights gamma_t^2 (the lr with sqrt(1 - beta2^t) "
+        "folded in); x is the output (refopt.schedule_free_eval_params). refopt: lr 0.0025, betas 0.9/0.999",
+        {"torch": "no Schedule-Free in torch 2.13 (the authors' package schedulefree 1.4.1)",
+         "optax": "optax/contrib/_schedule_free.py (optax 0.2.8)",
+         "keras": "keras/src/optimizers/schedule_free_adamw.py (keras 3.15.1)"},
+        [
+            ("bias correction", "sqrt(1-beta2^t) in gamma_t (weights, eps, decay)", "-",
+             "on the second moment", "on the second moment"),
+            ("averaging weights", "gamma_t^2 (weight_lr_power 2)", "-", "lr^2 (weight_lr_power 2)",
+             "uniform, c = 1/t"),
+            ("warm-up", "warmup_steps", "-", "refused by the flavor (z stands still at step 1)", "warmup_steps"),
+            ("evaluation point", "x", "-", "schedule_free_eval_params", "no eval switch: params are y"),
+        ],
+        [Diff("the second moment corrected instead of gamma_t (the packages' form)", "optax, keras",
+              lambda: refopt.schedule_free_adamw(), lambda: refopt.schedule_free_adamw(bias_correction="moment"))],
+        {"optax.contrib.schedule_free_adamw": (lambda: refopt.schedule_free_adamw(),
+                                                lambda: O.contrib.schedule_free_adamw()),
+         "keras.optimizers.ScheduleFreeAdamW": (lambda: refopt.schedule_free_adamw(),
+                                                lambda: K.ScheduleFreeAdamW())},
+    ),
+    Spec(
+        "Schedule-Free SGD",
+        ("schedule_free_sgd",),
+        "Defazio et al. (2024): y = (1-beta) z + beta x, z -= gamma g(y), x averages z with weights "
+        "gamma_t^2 (refopt: lr 1.0, beta 0.9)",
+        {"torch": "no Schedule-Free in torch 2.13 (the authors' package schedulefree 1.4.1)",
+         "optax": "optax/contrib/_schedule_free.py (optax 0.2.8)", "keras": "no Schedule-Free SGD in keras 3.15.1"},
+        [("momentum name", "beta", "-", "b1", "-")],
+        [],
+        {"optax.contrib.schedule_free_sgd": (lambda: refopt.schedule_free_sgd(), lambda: O.contrib.schedule_free_sgd())},
+        "optax follows the paper here: the total is rounding.",
+    ),
+    Spec(
+        "Prodigy",
+        ("prodigy",),
+        "Mishchenko & Defazio (2024), the Adam form: d estimated from r / ||s||_1 over the whole tree, "
+        "as the authors' prodigyopt 1.1.2 computes it (refopt: d0 1e-6, betas 0.9/0.999, beta3 sqrt(beta2), "
+        "no bias correction, decoupled decay)",
+        {"torch": "no Prodigy in torch 2.13 (the authors' package prodigyopt 1.1.2)",
+         "optax": "optax/contrib/_prodigy.py (optax 0.2.8)", "keras": "no Prodigy in keras 3.15.1"},
+        [
+            ("bias correction", "off by default (use_bias_correction)", "-", "always on", "-"),
+            ("eps scaled by", "d_{k+1} (the package; the paper writes d_k)", "-", "d_{k+1}", "-"),
+            ("d0 name", "d0", "-", "estim_lr0", "-"),
+        ],
+        [Diff("bias correction on", "optax", lambda: refopt.prodigy(), lambda: refopt.prodigy(use_bias_correction=True))],
+        {"optax.contrib.prodigy": (lambda: refopt.prodigy(), lambda: O.contrib.prodigy())},
+    ),
+    Spec(
+        "D-Adaptation Adam",
+        ("dadapt_adam",),
+        "Defazio & Mishchenko (2023), D-Adapted Adam as the authors' dadaptation 3.2 computes it (refopt: "
+        "d0 1e-6, betas 0.9/0.999, no bias correction, coupled decay)",
+        {"torch": "no D-Adaptation in torch 2.13 (the authors' package dadaptation 3.2)",
+         "optax": "optax/contrib/_dadapt_adamw.py (optax 0.2.8)", "keras": "no D-Adaptation in keras 3.15.1"},
+        [
+            ("bias correction", "off by default", "-", "always on", "-"),
+            ("weight decay", "coupled by default (decouple=False)", "-", "decoupled", "-"),
+        ],
+        [Diff("bias correction on", "optax", lambda: refopt.dadapt_adam(),
+              lambda: refopt.dadapt_adam(use_bias_correction=True))],
+        {"optax.contrib.dadapt_adamw": (lambda: refopt.dadapt_adam(), lambda: O.contrib.dadapt_adamw())},
+    ),
+]
