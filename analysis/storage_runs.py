@@ -8,7 +8,8 @@ instead of 2^(i+1)) and the block adding the "additional items" (here 2 values, 
 of the decade) sat inside the decade loop, so it ran once per decade. That gives 524 sorted
 values, of which the kernels use the first 256 (they load a 256-entry code table), so the map
 ends at 0.0933 instead of 1: every second-moment entry above 0.0933 of its block's absmax is
-stored too small. (Read from the 0.41 source; this module rebuilds the map, it copies no code.)
+stored too small. (Read from the 0.41 source; ``refopt.storage.maps.bnb041_dynamic_map`` rebuilds
+the map, it copies no code.)
 """
 from __future__ import annotations
 
@@ -174,19 +175,8 @@ def storage_divergence_figure(quick: bool, outdir) -> None:
 
 # --- 4. the bitsandbytes 0.36-0.41 map ------------------------------------------------------
 
-def bnb041_map(signed: bool) -> np.ndarray:
-    """The dynamic map as bitsandbytes 0.36-0.41 built it (module docstring), float32 as
-    ``maps.dynamic_map``: the unsigned map counts its free sign bit twice (2^(i+2) values in
-    decade 10^(i-6)) and adds its 2 'additional' midpoints of linspace(0.1, 1, 3) in every
-    decade; the signed map has no additional items. Sorted, the first 256 (all the kernels read)."""
-    values = [F32(0.0), F32(1.0)]
-    for i in range(7):
-        decade = F32(10.0 ** (i - 6))
-        for count in (2**i + 1,) if signed else (2 ** (i + 2) + 1, 3):
-            points = maps._linspace32(0.1, 1.0, count)
-            mids = decade * ((points[:-1] + points[1:]) / F32(2))
-            values += list(mids) + (list(-mids) if signed else [])
-    return np.sort(np.array(values, dtype=F32))[:256]
+# the map is built in the library (one source: the oracle's "bnb-0.41-map" perturbation uses it too)
+bnb041_map = maps.bnb041_dynamic_map
 
 
 def first_parting(opt_a, opt_b, w0, grads) -> tuple[int, float, bool]:

@@ -38,18 +38,20 @@ flavors by default (``compute_dtype="float32"``, refopt's knob: ``refopt.flavors
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import refopt
 
 from ..core import NONNEGATIVE, UNIT, number
 from ..storage import SCHEMES, quantized
+from ..storage.maps import bnb041_dynamic_map
 from .compute import computed_in
 from . import torch as torch_flavor
-from .bitsandbytes_more import AdEMAMix
+from .bitsandbytes_more import AdEMAMix, AdEMAMix8bit
 
 PREFIX = "bitsandbytes.optim."
-__all__ = ["Adam8bit", "AdamW8bit", "Lion8bit", "SGD8bit", "RMSprop8bit", "AdEMAMix"]
+__all__ = ["Adam8bit", "AdamW8bit", "Lion8bit", "SGD8bit", "RMSprop8bit", "AdEMAMix", "AdEMAMix8bit"]
 
 BLOCK = 256  # blocksize = 256 in _optimizer_update_8bit_blockwise_cpu and init_state
 SIGNED = SCHEMES["dynamic8"].with_(name="bnb-cpu-dynamic8", lut_bins=65536)
@@ -176,3 +178,27 @@ def precision(attr: str) -> tuple[str, dict]:
 # No examples yet: a test vector (refopt.vectors) holds float arrays only (vectors_format.ARRAY_DTYPES),
 # and these states hold uint8 codes. The CLI still accepts every name in __all__.
 EXAMPLES: dict = {}
+
+
+# --- perturbations: python -m refopt.oracle --perturb ---------------------------------------
+
+# bitsandbytes 0.36-0.41's unsigned map (refopt.storage.maps.bnb041_dynamic_map: it ends at 0.0933,
+# so every s entry above 0.0933 of its block's absmax is stored too small), on the CPU lookup grid
+BNB041_UNSIGNED = UNSIGNED.with_(name="bnb-0.41-udynamic8",
+                                 table=tuple(float(v) for v in bnb041_dynamic_map(False)))
+
+
+def _with_bnb041_map(flavor: Any) -> Any:
+    """``flavor`` (Adam8bit or AdamW8bit) with the second moment stored on the 0.36-0.41 map."""
+    def factory(**kwargs: Any) -> Any:
+        flavor(**kwargs)  # the flavor's own checks of the arguments (amsgrad, optim_bits, args)
+        bound = inspect.signature(flavor).bind(**kwargs)
+        bound.apply_defaults()
+        a = bound.arguments
+        opt = torch_flavor.AdamW(lr=a["lr"], betas=a["betas"], eps=a["eps"], weight_decay=a["weight_decay"])
+        return _store(opt, {"m": SIGNED, "s": BNB041_UNSIGNED}, a["min_8bit_size"], a["compute_dtype"])
+    return factory
+
+
+PERTURBATIONS = {"bnb-0.41-map": {"Adam8bit": _with_bnb041_map(Adam8bit),
+                                  "AdamW8bit": _with_bnb041_map(AdamW8bit)}}

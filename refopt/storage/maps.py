@@ -25,12 +25,18 @@ rounded), float32 midpoints and a float32 product with the decade. The same cons
 float64, rounded once at the end, differs in 72 of the 256 signed values (by one float32 ulp),
 so ``dynamic_map`` follows the float32 steps (tests/storage/test_maps.py checks every value
 against ``bitsandbytes.functional.create_dynamic_map`` and torchao's).
+
+``bnb041_dynamic_map`` is the wrong map bitsandbytes 0.36-0.41 built (issues 227, 659; fixed in
+0.41.1), kept as a perturbation for the oracle (``refopt.flavors.bitsandbytes.PERTURBATIONS``) and
+measured by ``analysis.storage_runs``: the unsigned map counted its free sign bit twice and added its
+"additional items" once per decade, 524 values of which the kernels read the lowest 256, so it ends
+at 0.0933 instead of 1 (read from the 0.41 source; rebuilt here, no code copied).
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["dynamic_map", "linear_map", "e4m3_magnitudes", "E4M3_MAX", "gaps"]
+__all__ = ["dynamic_map", "linear_map", "e4m3_magnitudes", "E4M3_MAX", "gaps", "bnb041_dynamic_map"]
 
 F32 = np.float32
 E4M3_MAX = 448.0   # the largest finite float8_e4m3fn: 1.75 * 2^8
@@ -88,3 +94,19 @@ def gaps(table: np.ndarray) -> np.ndarray:
     of the interval it fell in, so half this is the worst rounding error next to that code."""
     d = np.diff(table.astype(np.float64))
     return np.maximum(np.concatenate([d[:1], d]), np.concatenate([d, d[-1:]]))
+
+
+def bnb041_dynamic_map(signed: bool = False) -> np.ndarray:
+    """The 8-bit dynamic map as bitsandbytes 0.36-0.41 built it (module docstring), float32 as
+    ``dynamic_map``: the unsigned map counts its free sign bit twice (2^(i+2) values in decade
+    10^(i-6)) and adds its 2 'additional' midpoints of linspace(0.1, 1, 3) in every decade; the
+    signed map has no additional items (it equals ``dynamic_map(True)``). Sorted, the first 256
+    (all the kernels read)."""
+    values = [F32(0.0), F32(1.0)]
+    for i in range(7):
+        decade = F32(10.0 ** (i - 6))
+        for count in (2**i + 1,) if signed else (2 ** (i + 2) + 1, 3):
+            points = _linspace32(0.1, 1.0, count)
+            mids = decade * ((points[:-1] + points[1:]) / F32(2))
+            values += list(mids) + (list(-mids) if signed else [])
+    return np.sort(np.array(values, dtype=F32))[:256]
