@@ -13,7 +13,7 @@ NumPy on the host after it, so ``update`` itself is called outside ``jax.jit``: 
 is jitted up to the gradients, and ``update``/``apply_updates`` follow (tests/oracle/
 test_shadow_optax.py). ``report(state)`` gives the report, as ``refopt.oracle.shadow``'s: per step
 and leaf (named by its pytree path), optax against its flavor in the same dtype, the dtype's effect
-against float64, and where the paper's rule parts and why. optax's ``count`` starts at 0 and refopt's
+(optax and its flavor each against the float64 flavor), and where the paper's rule parts and why. optax's ``count`` starts at 0 and refopt's
 t at 1: an optax schedule is evaluated at ``t - 1`` by the flavor (``refopt.flavors.optax``), and by
 the belief here.
 """
@@ -137,6 +137,6 @@ def _rows(step: int, w0: Any, framework: Any, same: Any, f64: Any, belief: Any) 
     import jax
     paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(w0)[0]]
     leaves = [jax.tree.leaves(t) if t is not None else [None] * len(paths) for t in (w0, framework, same, f64, belief)]
-    return tuple(Row(step, path, _distance(fw, s, x0), _distance(s, f, x0),
+    return tuple(Row(step, path, _distance(fw, s, x0), _distance(fw, f, x0), _distance(s, f, x0),
                 _distance(b, f, x0) if b is not None else np.nan)
             for path, x0, fw, s, f, b in zip(paths, *leaves))
