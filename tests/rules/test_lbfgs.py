@@ -200,11 +200,12 @@ def wiggly(x):  # nonconvex in 2-D, so brackets, zooms and the 10% safeguard all
     return f, g
 
 
-def wiggly_torch(x):
-    return torch.sum(x ** 4 - 3 * x ** 2 + x) + torch.sin(5 * x[0]) * x[1]
-
-
-CASES = [(np.array([x0, y0]), t, c2) for x0 in (-2.0, -0.5, 0.3, 1.7) for y0 in (-1.0, 0.5)
+# Not x0 = 0.3 or 0.25: from (0.3, 0.5) torch's bracketing phase extrapolates by 1% of the last
+# step (trials 0.1, 0.101, 0.10101, ...), so successive trials end up 1e-7 apart, and the cubic
+# through two such points turns one rounding of 1e-16 into 9e-10 of the next trial; from there the
+# two searches take other trials (t = 0.1: 22 evaluations against torch's 17). Chaotic, not wrong:
+# these cases test rounding, which they cannot.
+CASES = [(np.array([x0, y0]), t, c2) for x0 in (-2.0, -0.5, 0.4, 1.7) for y0 in (-1.0, 0.5)
          for t in (1e-3, 0.1, 1.0, 10.0, 100.0) for c2 in (0.9, 0.01)]  # c2 = 0.01: long zooms
 
 
@@ -229,10 +230,10 @@ def test_line_search_agrees_with_torch_and_exercises_every_branch(monkeypatch):
             return ls.Point(a, fa, ga, float(ga @ d))
 
         def obj(xt, a, dt):
-            p = (xt + a * dt).clone().requires_grad_(True)
-            loss = wiggly_torch(p)
-            loss.backward()
-            return float(loss.detach()), p.grad
+            # torch's search sees the same f and g as ours (numpy's sin and torch's differ by an
+            # ulp, enough to flip a near-tie of the bracket tests: numpy 2.4 took another path)
+            fa, ga = wiggly((xt + a * dt).numpy())
+            return fa, torch.from_numpy(ga)
         end, evals = ls.strong_wolfe(along, ls.Point(0.0, f, g, float(g @ d)), t,
                                      float(np.max(np.abs(d))), c2=c2, max_ls=25)
         gd = torch.from_numpy(g) @ torch.from_numpy(d)
