@@ -12,22 +12,29 @@ CASES = [("Adam8bit", {}, ("m", "s")), ("AdamW8bit", {"lr": 1e-2, "weight_decay"
          ("RMSprop8bit", {"lr": 1e-3, "weight_decay": 1e-3}, ("s",))]
 
 
-@pytest.mark.parametrize("name, kwargs, fields", CASES, ids=[c[0] for c in CASES])
-def test_codes_absmax_and_params_follow_bitsandbytes(name, kwargs, fields):
-    import bitsandbytes.optim
+def in_lockstep(ours, cls, kwargs, steps=60):
+    """``ours`` and ``cls(params, **kwargs)`` (bitsandbytes) on the same float32 params and mixed
+    gradients; after each step yields (our params, our state, the library's optimizer, its params).
+    w has 4,196 entries: 16 full blocks of 256 and a partial one; b (300) keeps float32 state."""
     rng = np.random.default_rng(0)
-    # 4,196 entries: 16 full blocks of 256 and a partial one; b (300) keeps float32 state
     params = {"w": rng.standard_normal((1049, 4)).astype(np.float32), "b": rng.standard_normal(300).astype(np.float32)}
-    ours = getattr(B, name)(**kwargs)
     state, p = ours.init(params), params
     lib = [torch.nn.Parameter(torch.tensor(params[k])) for k in ("w", "b")]
-    opt = getattr(bitsandbytes.optim, name)(lib, **kwargs)
-    flipped = 0
-    for g in mixed_gradients(params, 60, seed=1):
+    opt = cls(lib, **kwargs)
+    for g in mixed_gradients(params, steps, seed=1):
         p, state = ours.step(p, g, state)
         for t, k in zip(lib, ("w", "b")):
             t.grad = torch.tensor(g[k])
         opt.step()
+        yield p, state, opt, lib
+
+
+
+@pytest.mark.parametrize("name, kwargs, fields", CASES, ids=[c[0] for c in CASES])
+def test_codes_absmax_and_params_follow_bitsandbytes(name, kwargs, fields):
+    import bitsandbytes.optim
+    flipped = 0
+    for p, state, opt, lib in in_lockstep(getattr(B, name)(**kwargs), getattr(bitsandbytes.optim, name), kwargs):
         s = opt.state[lib[0]]
         for i, f in enumerate(fields):
             codes, absmax = getattr(state, f)["w"]

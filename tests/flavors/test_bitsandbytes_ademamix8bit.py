@@ -4,10 +4,10 @@ every one of 60 mixed steps: m1 and m2 codes (bitsandbytes' stacked state1[0], s
 import bitsandbytes.optim as bnb_optim
 import numpy as np
 import pytest
-import torch
 
 from refopt.flavors import bitsandbytes_more as M
-from refopt.oracle import mixed_gradients
+
+from .test_bitsandbytes import in_lockstep
 
 # defaults (the kernel's fall-through path), and the warm-up path (alpha_t, beta3_t computed per step)
 CASES = [{}, {"lr": 1e-2, "weight_decay": 0.1, "t_alpha": 30, "t_beta3": 40}]
@@ -15,19 +15,8 @@ CASES = [{}, {"lr": 1e-2, "weight_decay": 0.1, "t_alpha": 30, "t_beta3": 40}]
 
 @pytest.mark.parametrize("kwargs", CASES, ids=["defaults", "warmups"])
 def test_codes_absmax_and_params_follow_bitsandbytes(kwargs):
-    rng = np.random.default_rng(0)
-    # 4,196 entries: 16 full blocks of 256 and a partial one; b (300) keeps float32 state
-    params = {"w": rng.standard_normal((1049, 4)).astype(np.float32), "b": rng.standard_normal(300).astype(np.float32)}
-    ours = M.AdEMAMix8bit(**kwargs)
-    state, p = ours.init(params), params
-    lib = [torch.nn.Parameter(torch.tensor(params[k])) for k in ("w", "b")]
-    opt = bnb_optim.AdEMAMix8bit(lib, **kwargs)
     flipped = 0
-    for g in mixed_gradients(params, 60, seed=1):
-        p, state = ours.step(p, g, state)
-        for t, k in zip(lib, ("w", "b")):
-            t.grad = torch.tensor(g[k])
-        opt.step()
+    for p, state, opt, lib in in_lockstep(M.AdEMAMix8bit(**kwargs), bnb_optim.AdEMAMix8bit, kwargs):
         theirs, mine = opt.state[lib[0]], M.bitsandbytes_layout(state, "w")
         assert tuple(theirs["state1"].shape) == (2, 1049, 4) and tuple(theirs["absmax1"].shape) == (2, 17)
         for key in ("state1", "state2"):
