@@ -163,9 +163,10 @@ RTOL = {name: 0.05 for name in __all__}
 RTOL["AdEMAMix"] = 1e-4
 
 # what the README's storage table says each flavor was checked against
-CHECKED = ("bitsandbytes 0.50.2 on CPU, after each of 60 mixed steps (tests/flavors/test_bitsandbytes.py): "
-           "codes at most one apart (2 of 251,760 per buffer for Adam8bit and AdamW8bit, 0 for the others), "
-           "absmax 1e-4, params 1e-4")
+CHECKED = ("bitsandbytes 0.50.2 on CPU, each of 60 mixed steps from the library's state "
+           "(tests/flavors/test_bitsandbytes.py): codes at most one apart (1 of 251,760 per buffer for Adam8bit, "
+           "AdamW8bit and AdEMAMix8bit, 0 for the others), stored moments within the map's gap at each code "
+           "times absmax, absmax 2 ulps, params 4 ulps")
 
 
 def precision(attr: str) -> tuple[str, dict]:
