@@ -30,10 +30,10 @@ read and written only by the task of chunk :math:`c`, which reads it before it w
 not atomic: the group attribute ``in_progress`` is set before and cleared after, and ``Paged``
 refuses a store whose step was interrupted. ``out=<store>`` writes a new store, the old one whole.
 
-Layout: attrs ``format``, ``version``, ``rule``, ``state`` (the NamedTuple's ``module:qualname``),
-``t``, ``fields``, ``tree`` (the params' containers as JSON), ``paths``, ``buffers`` (per field,
-which leaves have an array: a rule may keep ``()``); arrays ``params/<i>``, ``state/<field>/<i>``.
-dask, distributed and zarr are imported inside the functions (``refopt.storage`` needs neither).
+On a GPU the true paged variant is CuPy chunks, or CUDA managed memory that the driver pages as
+bitsandbytes does; no GPU was at hand when this was written, so no GPU code ships here: the chunk
+tasks are NumPy. The group's layout is ``refopt.storage.paged_layout``. dask, distributed and
+zarr are imported inside the functions (``refopt.storage`` needs neither).
 """
 from __future__ import annotations
 
@@ -45,10 +45,11 @@ import numpy as np
 
 from .. import tree
 from ..core import Optimizer
+from . import paged_layout
+from .paged_layout import Paged, open_paged
 
 __all__ = ["NEEDS", "Paged", "create", "open_paged", "step", "write_like"]
 
-FORMAT, VERSION = "refopt-paged", 1
 _NORMS = "the norms of each whole leaf (||w|| and ||update||, the trust ratio)"
 _MATRIX = "Newton-Schulz orthogonalisation (matrix products) of each whole matrix"
 NEEDS = {  # rule -> what it computes over a whole tensor, which chunks cannot give
@@ -78,76 +79,11 @@ def _check_rule(opt: Optimizer) -> None:
                          f"{', '.join(ok)} (and their coupled_weight_decay)")
 
 
-def _chunks(shape: tuple, dtype: np.dtype, entries: int | None, nbytes: int | None) -> tuple:
-    """Chunks along the first axis: as many whole rows as fit in the chunk size."""
-    if not shape:
-        return ()
-    per_chunk = entries if entries is not None else max(1, nbytes // dtype.itemsize)
-    row = math.prod(shape[1:])
-    return (max(1, min(shape[0], per_chunk // max(row, 1))),) + tuple(shape[1:])
-
-
 def _positive(name: str, x: Any, optional: bool = False) -> int | None:
     bad = not optional if x is None else isinstance(x, bool) or not isinstance(x, int) or x < 1
     if bad:
         raise ValueError(f"{name} must be a positive int{' or None' if optional else ''}, got {x!r}")
     return x
-
-
-def _encode(spec: Any) -> Any:
-    """The params' containers as JSON (``None`` marks a leaf); ``_decode`` is its inverse."""
-    if spec is None:
-        return None
-    if isinstance(spec, (list, tuple)):
-        return {"list" if isinstance(spec, list) else "tuple": [_encode(v) for v in spec]}
-    if any(isinstance(k, bool) or not isinstance(k, (str, int)) for k in spec):
-        raise TypeError(f"paged: params keys must be str or int, got {list(spec)[:8]}")
-    return {"dict": [[k, _encode(v)] for k, v in spec.items()]}
-
-
-def _decode(node: Any) -> Any:
-    if node is None or "dict" in node:
-        return None if node is None else {k: _decode(v) for k, v in node["dict"]}
-    return [_decode(v) for v in node["list"]] if "list" in node else tuple(map(_decode, node["tuple"]))
-
-
-class Paged:
-    """An open paged state: ``t``, ``rule``, and the params and buffers as trees of zarr arrays."""
-
-    def __init__(self, group: Any):
-        self.group = group
-        a = dict(group.attrs)
-        if a.get("format") != FORMAT or a.get("version") != VERSION:
-            raise ValueError(f"paged: {group.store} is not a {FORMAT} v{VERSION} group")
-        if a.get("in_progress") is not None:
-            raise ValueError(f"paged: {group.store}: a write of step t = {a['in_progress']} was "
-                             f"interrupted; its arrays may mix steps {a['t']} and {a['in_progress']}")
-        self.t, self.rule, self.fields = a["t"], a["rule"], tuple(a["fields"])
-        self.spec, self.paths, self.present = _decode(a["tree"]), a["paths"], a["buffers"]
-
-    def leaves(self, field: str | None = None) -> list:
-        """Zarr arrays of the params (``field=None``) or of one buffer (``()`` where absent)."""
-        if field is None:
-            return [self.group[f"params/{i}"] for i in range(len(self.paths))]
-        return [self.group[f"state/{field}/{i}"] if here else ()
-                for i, here in enumerate(self.present[field])]
-
-    def load(self) -> tuple[Any, Any]:
-        """``(params, state)`` as NumPy arrays in memory: the rule's own state NamedTuple."""
-        from ..checkpoint import state_types
-        State = state_types()[self.group.attrs["state"]]
-        def read(leaves: list) -> Any:  # an absent buffer stays ()
-            arrays = [a if isinstance(a, tuple) else np.asarray(a[...]) for a in leaves]
-            return tree.unflatten(self.spec, arrays)
-        params = read(self.leaves())
-        cols = [read(self.leaves(f)) for f in self.fields]
-        return params, State(self.t, *cols)
-
-
-def open_paged(store: Any) -> Paged:
-    """Open a paged state written by ``create`` or ``step`` (a path or a zarr store)."""
-    import zarr
-    return Paged(zarr.open_group(store, mode="r+"))
 
 
 def _layout(opt: Optimizer, leaves: list) -> tuple[type, dict]:
@@ -223,13 +159,6 @@ def _run(tasks: list, client: Any) -> None:
         dask.compute(*tasks, scheduler=None if client is None else client.get)
 
 
-def _new_group(store: Any, attrs: dict) -> Any:
-    import zarr
-    group = zarr.open_group(store, mode="w")
-    group.attrs.update(attrs)
-    return group
-
-
 def create(store: Any, opt: Optimizer, params: Any, *, chunk_entries: int | None = None,
            chunk_bytes: int | None = None, compressors: Any = None, client: Any = None) -> Paged:
     """Write ``params`` and ``opt.init(params)`` to a new Zarr group at ``store``.
@@ -246,13 +175,13 @@ def create(store: Any, opt: Optimizer, params: Any, *, chunk_entries: int | None
     nbytes = 16 * 2**20 if entries is None and nbytes is None else nbytes
     leaves = [(tree.fmt_path(p), w) for p, w in tree.leaves_with_paths(params)]
     State, present = _layout(opt, leaves)
-    group = _new_group(store, {
-        "format": FORMAT, "version": VERSION, "rule": opt.name, "t": 0, "in_progress": 0,
+    group = paged_layout.new_group(store, {
+        "format": paged_layout.FORMAT, "version": paged_layout.VERSION, "rule": opt.name, "t": 0, "in_progress": 0,
         "state": f"{State.__module__}:{State.__qualname__}", "fields": list(present),
-        "tree": _encode(tree.structure(params)), "paths": [p for p, _ in leaves], "buffers": present})
+        "tree": paged_layout.encode(tree.structure(params)), "paths": [p for p, _ in leaves], "buffers": present})
     tasks = []
     for i, (_, w) in enumerate(leaves):
-        chunks = _chunks(tuple(w.shape), np.dtype(w.dtype), entries, nbytes)
+        chunks = paged_layout.chunks(tuple(w.shape), np.dtype(w.dtype), entries, nbytes)
         arr = {"shape": w.shape, "dtype": w.dtype, "chunks": chunks, "compressors": compressors}
         if isinstance(w, (np.ndarray, np.generic)):
             dw = da.from_array(np.asarray(w), chunks=chunks)
@@ -270,7 +199,7 @@ def write_like(store: Any, paged: Paged, leaves_tree: Any) -> Any:
     """Write a tree shaped like the params (gradients, say) to ``store``, chunked like the params;
     returns it as a tree of zarr arrays, which ``step`` reads chunk by chunk."""
     import dask.array as da
-    group = _new_group(store, {})
+    group = paged_layout.new_group(store, {})
     out = []
     for i, (w, x) in enumerate(zip(paged.leaves(), tree.leaves_like(paged.spec, leaves_tree, "tree"))):
         target = group.create_array(str(i), shape=w.shape, dtype=x.dtype, chunks=w.chunks,
@@ -304,7 +233,7 @@ def _target(paged: Paged, out: Any) -> Any:
     if isinstance(out, (str, os.PathLike)) and os.path.abspath(out) == os.path.abspath(
             str(getattr(paged.group.store, "root", ""))):
         raise ValueError("out is the state's own store; pass out=None to step in place")
-    return _new_group(out, attrs)
+    return paged_layout.new_group(out, attrs)
 
 
 def step(opt: Optimizer, paged: Paged, grads: Any, *, out: Any = None, client: Any = None,

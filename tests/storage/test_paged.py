@@ -176,3 +176,14 @@ def test_bad_input(tmp_path):
     ps.group.attrs["in_progress"] = 1  # what an interrupted in-place step leaves behind
     with pytest.raises(ValueError, match="interrupted"):
         paged.open_paged(tmp_path / "s")
+
+
+def test_the_stores_attributes_are_data(tmp_path):
+    """A state type named in the group's attributes is looked up among refopt's states, never imported."""
+    ps = paged.create(tmp_path / "s", refopt.adam(), {"w": np.ones(10, np.float32)}, chunk_entries=5)
+    ps.group.attrs["state"] = "os:system"
+    with pytest.raises(ValueError, match="'os:system' is not a refopt state"):
+        paged.open_paged(tmp_path / "s").load()
+    with pytest.raises(ValueError, match="not a refopt-paged v1 group"):
+        zarr.open_group(tmp_path / "other", mode="w").attrs.update({"format": "x"})
+        paged.open_paged(tmp_path / "other")
