@@ -70,15 +70,30 @@ def test_and_it_trains_as_optax_adam_to_float32_rounding():
 
 
 def test_the_step_count_is_an_int32_that_does_not_freeze_at_2_to_the_24():
-    tx = transformation(refopt.adam(lr=1e-3))
-    params = {"w": jnp.ones(3)}
-    state = tx.init(params)._replace(count=jnp.asarray(2**24, dtype=jnp.int32))
-    update = jax.jit(tx.update)
+    """Past 2^24 under jit, t still advances. A schedule of t shows it: lr = 1e-3 (t - 2^24) gives
+    steps of -0.5e-3 k at t = 2^24 + k (closed form). Adam's bias corrections take the same exact t:
+    its updates equal the rule's on NumPy at that t, bit for bit. (At t ~ 2^24, 1 - beta^t moves by at
+    most ~1/t = 6e-8 of itself a step, under float32 resolution: the schedule is the visible witness.)"""
+    base = 2**24
     g = {"w": jnp.full(3, 0.5)}
-    for _ in range(3):
-        _, state = update(g, state, params)
-    assert state.count.dtype == jnp.int32 and int(state.count) == 2**24 + 3
-    assert float(np.float32(2**24) + np.float32(1)) == 2**24   # what a float32 count would have done
+    for rule in (refopt.sgd(lr=lambda t: 1e-3 * (t - base)), refopt.adam(lr=1e-3, beta2=1 - 2.0**-26)):
+        tx = transformation(rule)
+        params = {"w": jnp.ones(3)}
+        state = tx.init(params)._replace(count=jnp.asarray(base, dtype=jnp.int32))
+        update = jax.jit(tx.update)
+        w = {"w": np.ones(3, np.float32)}
+        s = rule.init(w)._replace(t=base)
+        for k in (1, 2, 3):
+            updates, state = update(g, state, params)
+            new, s = rule.step(w, jax.tree.map(np.asarray, g), s)
+            np.testing.assert_array_equal(np.asarray(updates["w"]), new["w"] - w["w"])
+            if rule.name == "sgd":
+                # w - lr g rounds to float32 near 1: within one spacing of 1 (1.2e-7); a frozen t
+                # would repeat -0.5e-3, 5e-4 away from the second step's
+                np.testing.assert_allclose(np.asarray(updates["w"]), -0.5e-3 * k, rtol=0, atol=np.spacing(np.float32(1)))
+            w, params = new, jax.tree.map(jnp.asarray, new)
+        assert state.count.dtype == jnp.int32 and int(state.count) == base + 3 == s.t
+    assert float(np.float32(base) + np.float32(1)) == base   # what a float32 count would have done
 
 
 def test_in_a_chain_and_its_errors():
