@@ -13,6 +13,7 @@ STEPS = 30
 # each class with a weight decay (its own convention: coupled, decoupled or Adafactor's); SGD with momentum
 OPTIONS = {name: {"weight_decay": 1e-2} for name in SHADOWED}
 OPTIONS["SGD"] = {"lr": 0.05, "momentum": 0.9, "weight_decay": 1e-2}
+OPTIONS["Rprop"] = {"lr": 1e-3}   # no weight decay in torch's Rprop; lr read once (the first step size)
 
 
 def train(name, dtype, steps=STEPS, **options):
