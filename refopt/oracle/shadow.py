@@ -12,7 +12,8 @@ included); after torch has stepped, it advances on the same gradients, from the 
 
 * the matching flavor (``refopt.flavors.torch.<Class>``, built from each group's options at that
   step) in the params' dtype: torch and it should differ by rounding only;
-* the same flavor in float64: how far the params' dtype moves the run (the dtype's effect);
+* the same flavor in float64: how far the params' dtype moves the run (the dtype's effect; for
+  ``Muon`` the float64 formula, Newton-Schulz in float64, so bfloat16's effect too: ``FLOAT64_OPTIONS``);
 * a *belief*: the canonical rule with torch's numbers read as the paper's (``BELIEFS``), or the rule
   the caller passes: where torch's convention is not the paper's, it parts, and the report names
   the convention (the conventions are those of ``refopt.conventions``' tables).
@@ -22,7 +23,9 @@ per step and parameter, each as ``max|w - w_ref| / max|w_ref - w_0|`` (the run's
 that matters shows however small the steps): torch against the flavor in the same dtype (rounding),
 torch against the float64 flavor and the same-dtype flavor against it (both the dtype's effect, of
 one order), the belief against the float64 flavor; the first step and parameter past tolerance, and
-the belief's verdict.
+the belief's verdict. A torch convention in time is followed: ``ASGD`` steps with the eta computed
+from the previous step's lr (``LAGGED_LR``). ``SparseAdam``'s sparse gradients reach its flavor as
+(values, index mask) (``refopt.flavors.torch.sparse_gradient``). ``LBFGS`` is refused (``REFUSED``).
 
 Cost: three NumPy copies on the host of every parameter and of the flavor's state (params' dtype,
 float64, the belief's float64), each stepped one parameter at a time. scripts/bench_shadow.py
@@ -50,7 +53,7 @@ import refopt
 
 from ..flavors import torch as T
 
-__all__ = ["shadow", "Shadow", "BELIEFS", "STATE_KEYS", "SHADOWED"]
+__all__ = ["shadow", "Shadow", "BELIEFS", "STATE_KEYS", "SHADOWED", "REFUSED"]
 
 
 def _betas(o: dict) -> dict:
@@ -99,12 +102,23 @@ STATE_KEYS = {"step": "t", "exp_avg": "m", "exp_avg_sq": "s", "max_exp_avg_sq": 
 RESTARTABLE = ("Adam", "AdamW", "SGD", "Adagrad", "RMSprop")
 
 # the torch optimizers whose param groups the shadow reads (each in tests/oracle/test_shadow_classes.py);
-# not Muon (bfloat16 NS), SparseAdam (sparse gradients), LBFGS (a closure), nor ASGD: torch steps with
-# the eta it computed at the previous step, so a scheduler's new lr reaches it one step late (under
-# StepLR the flavor parts at step 11 by 4.7e-2 of the distance moved), which the flavor does not model
-# (Rprop reads lr once, at init, as torch does)
+# not LBFGS: its step(closure) evaluates the loss at points of its own line search, which a gradient
+# read before the step does not give the flavor
 SHADOWED = ("SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Adafactor",
-            "Rprop")
+            "Rprop", "ASGD", "Muon", "SparseAdam")
+REFUSED = {"LBFGS": "its step(closure) evaluates the loss at the points of its own line search; "
+                    "compare it with refopt.flavors.torch.LBFGS on a function (refopt.rules.lbfgs) instead"}
+
+# torch's ASGD steps with the eta it computed at the end of the previous step, from that step's lr:
+# a scheduler's new lr reaches it one step late, so its flavor is built with the lr of the step before
+# (Rprop reads lr once, at init, as its flavor does)
+LAGGED_LR = ("ASGD",)
+
+# torch's Muon runs Newton-Schulz in bfloat16: the float64 run computes the formula (float64 NS), and
+# torch is within the flavor's RTOL (refopt.flavors.torch.RTOL: one bfloat16 ulp carried through NS
+# where torch's matmul sums in another order than the emulation) rather than float32 rounding
+FLOAT64_OPTIONS = {"Muon": {"newton_schulz_dtype": "float64"}}
+EFFECTS = {"Muon": "bfloat16 Newton-Schulz's effect and the dtype's"}
 
 
 def _flavor_options(attr: str, group: dict) -> dict:
@@ -132,6 +146,7 @@ class Report:
     belief: str = ""
     belief_note: str = ""
     every: int = 1
+    effect: str = "the dtype's effect"   # what the float64 run's distance measures (FLOAT64_OPTIONS)
 
     def first(self, column: str, tol: float) -> Row | None:
         return next((r for r in self.rows if getattr(r, column) > tol), None)
@@ -149,9 +164,9 @@ class Report:
                    else f"within rtol {self.rtol:g} (rounding)")
         lines.append(f"{framework} vs its flavor in {d}: worst {self.worst('framework_vs_flavor'):.2e} "
                      f"of the distance moved, {verdict}")
-        lines.append(f"{framework} in {d} vs the float64 flavor (the dtype's effect): worst "
+        lines.append(f"{framework} in {d} vs the float64 flavor ({self.effect}): worst "
                      f"{self.worst('framework_vs_float64'):.2e}")
-        lines.append(f"flavor in {d} vs float64 (the dtype's effect): worst "
+        lines.append(f"flavor in {d} vs float64 ({self.effect}): worst "
                      f"{self.worst('flavor_vs_float64'):.2e}")
         if self.belief:
             part = self.first("belief_vs_float64", 1e-10)
@@ -204,12 +219,13 @@ class _Tracker:
             raise ValueError(f"shadow: params of dtype {self.dtype}; the same-dtype shadow runs in NumPy "
                              f"(float32 or float64)")
         # float64: rounding in another order; float32: a few float32 roundings of the distance moved
-        default_rtol = 1e-10 if self.dtype == "float64" else 1e-4
+        default_rtol = T.RTOL.get(attr) or (1e-10 if self.dtype == "float64" else 1e-4)
         self.report = Report(f"torch.optim.{attr}", self.dtype, rtol or default_rtol, belief=label,
-                             belief_note=note, every=every)
+                             belief_note=note, every=every, effect=EFFECTS.get(attr, Report.effect))
         self._runs: dict[int, dict] = {}   # id(param) -> {"w0", "same", "f64", "belief"}: (w, state)
         self._count = 0
         self._pending: list = []
+        self._last_lr: dict[int, Any] = {}   # group index -> the lr of the step before (LAGGED_LR)
         self.handles = [optimizer.register_step_pre_hook(self._before),
                         optimizer.register_step_post_hook(self._after)]
 
@@ -218,27 +234,33 @@ class _Tracker:
         self._pending = []
         if (self._count - 1) % self.every:
             return
-        for group in optimizer.param_groups:
+        for i, group in enumerate(optimizer.param_groups):
             # the group's options now (a scheduler's lr included), as torch reads them for this step
             options = {k: v for k, v in group.items() if k != "params"}
-            rules = (getattr(T, self.attr)(**_flavor_options(self.attr, options)),
+            if self.attr in LAGGED_LR:
+                options["lr"], self._last_lr[i] = self._last_lr.get(i, group["lr"]), group["lr"]
+            rules = (self._flavor(options), self._flavor({**options, **FLOAT64_OPTIONS.get(self.attr, {})}),
                      self._belief(options) if self._belief is not None else None)
             for p in group["params"]:
                 if p.grad is not None:
                     torch_state = ({k: _host(v) for k, v in optimizer.state.get(p, {}).items()}
                                    if self.every > 1 else None)
-                    self._pending.append((p, _host(p), _host(p.grad), rules, torch_state))
+                    self._pending.append((p, _host(p), _gradient(p.grad), rules, torch_state))
+
+    def _flavor(self, options: dict) -> Any:
+        return getattr(T, self.attr)(**_flavor_options(self.attr, options))
 
     def _after(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         for p, w, g, rules, torch_state in self._pending:
             self._advance(p, w, g, rules, torch_state, _host(p))
         self._pending = []
 
-    def _restart(self, w: np.ndarray, flavor: Any, belief: Any, torch_state: dict | None) -> dict:
+    def _restart(self, w: np.ndarray, rules: tuple, torch_state: dict | None) -> dict:
         """Runs from torch's params ``w`` (and, with every > 1, torch's state before the step)."""
+        flavor, flavor64, belief = rules
         runs = {"w0": w}
-        for key, x in (("same", w), ("f64", w.astype(np.float64))):
-            runs[key] = (x, _from_torch(torch_state, flavor.init(x)))
+        for key, x, rule in (("same", w, flavor), ("f64", w.astype(np.float64), flavor64)):
+            runs[key] = (x, _from_torch(torch_state, rule.init(x)))
         if belief is not None:
             x = w.astype(np.float64)
             state = belief.init(x)
@@ -248,15 +270,18 @@ class _Tracker:
 
     def _advance(self, p: Any, w: np.ndarray, g: np.ndarray, rules: tuple, torch_state: dict | None,
                  torch_w: np.ndarray) -> None:
-        flavor, belief = rules
         key = id(p)
         if key not in self._runs or torch_state is not None:
-            self._runs[key] = self._restart(w, flavor, belief, torch_state)
+            self._runs[key] = self._restart(w, rules, torch_state)
         runs = self._runs[key]
-        for name, rule in (("same", flavor), ("f64", flavor), ("belief", belief)):
+        g, mask = g if isinstance(g, tuple) else (g, None)
+        for name, rule in zip(("same", "f64", "belief"), rules):
             if rule is not None:
                 x, state = runs[name]
-                runs[name] = rule.step(x, g.astype(x.dtype), state)
+                # SparseAdam's step takes the gradient's index set (sparse_gradient); no other does
+                extra = {} if mask is None else {"mask": mask}
+                runs[name] = rule.step(x, g.astype(x.dtype), state, **extra)
+        belief = rules[2]
         w0, same, f64 = runs["w0"], runs["same"][0], runs["f64"][0]
         belief_distance = _distance(runs["belief"][0], f64, w0) if belief is not None else np.nan
         self.report.rows.append(Row(self._count, self._names.get(key, "?"), _distance(torch_w, same, w0),
@@ -266,6 +291,13 @@ class _Tracker:
 def _host(x: Any) -> Any:
     """A torch tensor as a NumPy copy on the host; other values as they are."""
     return x.detach().cpu().numpy().copy() if hasattr(x, "detach") else x
+
+
+def _gradient(grad: Any) -> Any:
+    """A dense gradient on the host; a sparse one (SparseAdam's) as its (dense values, index mask)."""
+    if grad.is_sparse:
+        return tuple(_host(x) for x in T.sparse_gradient(grad))
+    return _host(grad)
 
 
 def _from_torch(torch_state: dict | None, state: Any) -> Any:
@@ -295,6 +327,8 @@ def shadow(optimizer: Any, named_parameters: Any = None, *, belief: Callable[[di
     attr = type(optimizer).__name__
     if isinstance(optimizer, Shadow):
         raise ValueError(f"shadow: optimizer is already a shadow ({attr}); call its report()")
+    if attr in REFUSED:
+        raise ValueError(f"shadow: torch.optim.{attr} is not shadowed: {REFUSED[attr]}")
     if attr not in SHADOWED or type(optimizer).__module__.split(".")[:2] != ["torch", "optim"]:
         raise ValueError(f"shadow: no refopt flavor to shadow torch.optim.{attr} with (shadowed: "
                          f"{', '.join(SHADOWED)})")

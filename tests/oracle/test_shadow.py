@@ -105,7 +105,7 @@ def test_unhooked_it_records_nothing_more():
 
 def test_refusals_name_what_is_wrong():
     p = torch.nn.Parameter(torch.ones(3))
-    with pytest.raises(ValueError, match="torch.optim.LBFGS"):
+    with pytest.raises(ValueError, match="torch.optim.LBFGS is not shadowed: its step.closure. evaluates"):
         shadow(torch.optim.LBFGS([p]))
     with pytest.raises(ValueError, match="every must be an integer >= 1"):
         shadow(torch.optim.Adam([p]), every=0)
