@@ -105,8 +105,9 @@ SPECS = [
         [
             ("averaging start", "after t0", "after t0 + 1: mu_t = 1/max(1, t - 1 - t0)", "-", "-"),
             ("a changed lr (a scheduler)", "eta_t from the lr of step t", "eta_t computed at the end of "
-             "step t-1 from that step's lr (eta_1 = lr): a new lr takes effect one step late (StepLR(10, 0.5) at its defaults: "
-             "4.7e-2 of the distance moved at step 11 if read at once; refopt.oracle.shadow models it)",
+             "step t-1 from that step's lr (eta_1 = lr): a new lr takes effect one step late "
+             "(StepLR(10, 0.5) at its defaults: 4.7e-2 of the distance moved at step 11 if read at "
+             "once; refopt.oracle.shadow models it)",
              "-", "-"),
             ("precision", "exact (float64 here)", "eta_t and mu_t are 0-d tensors of torch's default "
              "dtype (float32 unless changed), so float64 params step with a float32 eta_t", "-", "-"),
