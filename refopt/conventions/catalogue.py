@@ -1,12 +1,19 @@
 """The convention tables of the rules added for the frameworks' whole catalogues and the requested
 rules (issues 15, 16): signSGD and Signum, Fromage, NovoGrad, Rprop, ASGD, SparseAdam, noisy SGD,
 optimistic GD and Adam, SPS, SM3, FTRL, ADOPT and AdEMAMix (``refopt.conventions.spec``)."""
+import numpy as np
+
 import refopt
 from refopt.flavors import keras as K
 from refopt.flavors import optax as O
 from refopt.flavors import torch as T
 
 from .spec import SOURCES, Diff, Spec, eps_hat
+
+def _float32_tensor(x: float):
+    import torch
+    return torch.tensor(x, dtype=torch.float32)
+
 
 SPECS = [
     Spec(
@@ -115,6 +122,10 @@ SPECS = [
         [
             Diff("eta_t and mu_t in float32 (torch's default dtype) vs float64", "torch",
                  lambda: T.ASGD(scalar_dtype="float64"), lambda: T.ASGD(scalar_dtype="float32")),
+            Diff("the foreach path (eta_t from float32 tensor operations, w - eta_t (g + lambd w)) vs "
+                 "the single-tensor path", "torch",
+                 lambda: T.ASGD(scalar_dtype="float32"),
+                 lambda: T.ASGD(scalar_dtype="float32", foreach=True)),
         ],
         {"torch.optim.ASGD": (lambda: refopt.asgd(), lambda: T.ASGD(scalar_dtype="float32"))},
         "The standard run is 100 steps, far before torch's default t0 = 1e6, so the average is never "
@@ -137,6 +148,10 @@ SPECS = [
         [
             Diff("torch's eps placement vs the paper's", "torch", lambda: refopt.sparse_adam(),
                  lambda: refopt.sparse_adam(eps=eps_hat(1e-8))),
+            Diff("a float32 tensor lr (optim_db's torch.tensor(1e-3)): the step size lr sqrt(1 - beta2^t) / "
+                 "(1 - beta1^t) in float32 vs the same lr as a Python float", "torch",
+                 lambda: T.SparseAdam(lr=float(np.float32(1e-3))),
+                 lambda: T.SparseAdam(lr=_float32_tensor(1e-3))),
         ],
         {"torch.optim.SparseAdam": (lambda: refopt.sparse_adam(), lambda: T.SparseAdam())},
         "Measured on dense gradients (every coordinate present); tests/rules/test_sparse_adam.py "

@@ -21,8 +21,10 @@ handled as in ``refopt.flavors.torch`` (``torch_scalars.code_path``; ``capturabl
 refused). Read in torch 2.13: Rprop's paths all compute the plain path's numbers, and so does
 ASGD's ``differentiable``; ASGD's ``foreach`` path computes :math:`\eta_t` with tensor operations
 in the scalar dtype, modelled (``_foreach_eta``). ``SparseAdam`` has no such options. ``lr`` may
-be a 1-element tensor; a schedule is refused for ``Rprop`` (lr is read once, by init), ``ASGD``
-(torch's :math:`\eta_t` comes from the lr of the step before, not modelled) and ``SparseAdam``.
+be a 1-element tensor or a schedule ``t -> lr``, each read as torch reads the group's lr: ``Rprop``
+once, at the first step (its initial step size; later values change nothing), ``ASGD`` a step late
+(torch computes :math:`\eta_{t}` at the end of step :math:`t-1` from that step's lr: ``_lagged``),
+``SparseAdam`` at every step.
 """
 from __future__ import annotations
 
@@ -49,10 +51,14 @@ __all__ = ["Rprop", "ASGD", "SparseAdam", "sparse_gradient", "optax_rprop", "Opt
 _PATHS = ("foreach", "differentiable", "capturable")  # what Rprop and ASGD take (torch 2.13)
 
 
-def _number_lr(lr: Any, allowed=NONNEGATIVE) -> float:
-    if callable(lr):
-        raise ValueError("lr as a schedule is not supported by this flavor (module docstring); pass a number")
-    return number("lr", value("lr", lr), allowed)
+def _number_lr(lr: Any, allowed=NONNEGATIVE) -> Any:
+    """A number (a 1-element tensor's value), or a schedule as it is (the rule checks its values)."""
+    return lr if callable(lr) else number("lr", value("lr", lr), allowed)
+
+
+def _lagged(lr: Any) -> Any:
+    """ASGD's lr as torch reads it: step t's eta from the lr of step t-1 (step 1's own lr at step 1)."""
+    return (lambda t: lr(max(t - 1, 1))) if callable(lr) else lr
 
 
 def _pair(name: str, pair: Any) -> tuple[Any, Any]:
@@ -69,7 +75,9 @@ def Rprop(lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *, maximize=False, **
     code_path("Rprop", impl, _PATHS)
     eta_minus, eta_plus = _pair("etas", etas)
     lo, hi = _pair("step_sizes", step_sizes)
-    opt = refopt.rprop(lr=_number_lr(lr), eta_minus=eta_minus, eta_plus=eta_plus,
+    lr = _number_lr(lr)
+    # torch sets each step size to the group's lr when it first sees the parameter: step 1's lr
+    opt = refopt.rprop(lr=lr(1) if callable(lr) else lr, eta_minus=eta_minus, eta_plus=eta_plus,
                        min_step_size=lo, max_step_size=hi)
     return negated(opt) if flag("maximize", maximize) else opt
 
@@ -95,14 +103,26 @@ def _foreach_eta(t: int, lr: float, lambd: float, alpha: float, dtype: str) -> f
     return float((f(1) / power) * f(lr))
 
 
+def _foreach_step(w, g, w_avg, *, eta, mu, lambd):
+    r"""torch's foreach ASGD step, the same numbers in its order: :math:`w - \eta_t (g + \lambda w)`
+    (one ``addcmul``; the product :math:`\lambda\eta_t w` is not formed, so where :math:`g = 0` the
+    decay rounds otherwise than :math:`(1 - \lambda\eta_t) w`: 1e-10 of such a step), and the average
+    :math:`\bar w + \mu_t (w - \bar w)` also where :math:`\mu_t = 1` (where the single-tensor path
+    copies :math:`w`: the same number whenever :math:`w - \bar w` is exact, as for successive iterates
+    within a factor 2 of each other)."""
+    w = w - eta * (g + lambd * w)
+    return w, w_avg + mu * (w - w_avg)
+
+
 def asgd_update(w, g, w_avg, *, t, lr, lambd, alpha, t0, scalar_dtype, foreach):
     r"""torch's ASGD step: :math:`\eta_t` and :math:`\mu_t` as its 0-d state tensors hold them
     (rounded to ``scalar_dtype``; the foreach path computes :math:`\eta_t` in that dtype,
-    ``_foreach_eta``), :math:`\mu_t = 1/\max(1, t-1-t_0)`; then the canonical step."""
+    ``_foreach_eta``), :math:`\mu_t = 1/\max(1, t-1-t_0)`; then the canonical step (the foreach
+    path: the same step in torch's order, ``_foreach_step``)."""
     eta = (_foreach_eta(t, lr, lambd, alpha, scalar_dtype) if foreach
            else _rounded(step_size(t, lr, lambd, alpha), scalar_dtype))
     mu = _rounded(averaging_weight(t, t0 + 1), scalar_dtype)
-    return averaged_step(w, g, w_avg, eta=eta, mu=mu, lambd=lambd)
+    return (_foreach_step if foreach else averaged_step)(w, g, w_avg, eta=eta, mu=mu, lambd=lambd)
 
 
 def ASGD(lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, foreach=None, maximize=False,
@@ -113,7 +133,7 @@ def ASGD(lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, foreach=None, 
     torch's 0-d ``step``, ``eta`` and ``mu``."""
     path = code_path("ASGD", {"foreach": foreach, "differentiable": differentiable,
                               "capturable": capturable}, _PATHS)
-    lr = _number_lr(lr)
+    lr = _lagged(_number_lr(lr))
     opt = rule("torch.ASGD", ASGDState, lambda w: (zeros_like(w),), asgd_update,
                {"lr": (lr, NONNEGATIVE), "lambd": (lambd, NONNEGATIVE), "alpha": (alpha, NONNEGATIVE),
                 "t0": (number("t0", t0, NONNEGATIVE), None),
@@ -130,8 +150,11 @@ def SparseAdam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False):
     the (grads, mask) pair from ``sparse_gradient``. lr and eps must be positive, as torch's."""
     beta1, beta2 = betas_pair(betas)
     eps = number("eps", eps, POSITIVE)
-    opt = refopt.sparse_adam(lr=_number_lr(lr, POSITIVE), beta1=beta1, beta2=beta2,
-                             eps=lambda t: eps / math.sqrt(1 - beta2**t))
+    dtype = str(getattr(lr, "dtype", "")).removeprefix("torch.")
+    lr = _number_lr(lr, POSITIVE)
+    if dtype == "float32":
+        lr = _float32_step_size(lr, beta1, beta2)
+    opt = refopt.sparse_adam(lr=lr, beta1=beta1, beta2=beta2, eps=lambda t: eps / math.sqrt(1 - beta2**t))
     if not flag("maximize", maximize):
         return opt
 
@@ -139,6 +162,18 @@ def SparseAdam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False):
         return opt.step(params, tree.tree_map(lambda g: -g, grads), state, mask=mask)
 
     return Optimizer(f"{opt.name}+maximize", opt.init, step, opt.hyperparams, opt.bounds)
+
+
+def _float32_step_size(lr: float, beta1: float, beta2: float):
+    r"""torch's step size with a float32 tensor ``lr``: ``lr * sqrt(1 - beta2^t) / (1 - beta1^t)`` in
+    0-d float32 tensors (each Python number rounded to float32 first; 9e-8 of the update otherwise),
+    as the rule's lr: that step size times :math:`(1 - \beta_1^t) / \sqrt{1 - \beta_2^t}`."""
+    f = np.float32
+
+    def lr_t(t: int) -> float:
+        bc1, root = 1 - beta1**t, math.sqrt(1 - beta2**t)
+        return float(f(f(lr) * f(root)) / f(bc1)) * bc1 / root
+    return lr_t
 
 
 def sparse_gradient(grad: Any) -> tuple[Any, Any]:

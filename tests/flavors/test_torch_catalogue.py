@@ -16,7 +16,7 @@ import refopt
 from refopt.flavors import torch_catalogue as flavor
 from refopt.interop.optax import optax_transformation
 from refopt.interop.torch import torch_optimizer
-from refopt.oracle import mixed_gradients, trajectory
+from refopt.oracle import compare, mixed_gradients, trajectory
 from tests.rules.independent import Check, assert_agrees, initial_params, relative_errors
 from tests.rules.test_sparse_adam import masked, torch_sparse_adam
 
@@ -157,8 +157,9 @@ def test_code_path_options_and_bad_arguments():
         flavor.ASGD(capturable=True)
     with pytest.raises(TypeError, match="fused"):
         flavor.Rprop(fused=True)
-    with pytest.raises(ValueError, match="lr"):
-        flavor.ASGD(lr=lambda t: 0.1)
+    bad = flavor.ASGD(lr=lambda t: -0.1)   # a schedule is checked where it is read, naming itself
+    with pytest.raises(ValueError, match=r"^lr must be .*schedule at step 1"):
+        bad.step(np.ones(3), np.ones(3), bad.init(np.ones(3)))
     with pytest.raises(ValueError, match="lr"):
         flavor.SparseAdam(lr=0.0)  # torch requires lr > 0
     with pytest.raises(ValueError, match="etas"):
@@ -170,3 +171,59 @@ def test_code_path_options_and_bad_arguments():
             getattr(torch.optim, name)([torch.nn.Parameter(torch.ones(1))], lr=-1.0)
         with pytest.raises(ValueError, match="lr"):
             getattr(flavor, name)(lr=-1.0)
+
+
+@pytest.mark.parametrize("foreach", [False, True], ids=["single", "foreach"])
+def test_asgd_average_is_torchs_ax(foreach):
+    """torch's ``ax`` after each of 30 steps with t0 = 3 (so mu_t = 1, then 1/2, 1/3, ...), on both
+    paths (foreach forms ax + mu (w - ax) also at mu = 1, where the single-tensor path copies w; here
+    the two give the same numbers: w - ax is exact for successive iterates). Tolerance 1e-13 relative:
+    the same float64 operations (measured 0); a wrong t0 shift or mu is 1e-2 and more."""
+    kwargs = {"lr": 0.05, "lambd": 0.1, "alpha": 0.6, "t0": 3, "foreach": foreach}
+    rng = np.random.default_rng(5)
+    w0 = rng.standard_normal(40)
+    p = torch.nn.Parameter(torch.tensor(w0))
+    opt = torch.optim.ASGD([p], **kwargs)
+    ours = flavor.ASGD(**kwargs)
+    w, state = w0.copy(), ours.init(w0)
+    for g in rng.standard_normal((30, 40)):
+        p.grad = torch.tensor(g)
+        opt.step()
+        w, state = ours.step(w, g, state)
+        ax = opt.state[p]["ax"].numpy()
+        assert np.max(np.abs(state.w_avg - ax)) <= 1e-13 * np.max(np.abs(ax))
+
+
+def _lambda_lr(name, base, kwargs):
+    from tests.flavors.test_torch import with_lambda_lr
+    return with_lambda_lr(torch_optimizer(getattr(torch.optim, name), lr=base, **kwargs))
+
+
+@pytest.mark.parametrize("kwargs", [{"lambd": 0.1, "alpha": 0.6, "t0": 10}, {"lambd": 0.1, "foreach": True}],
+                         ids=["single", "foreach"])
+def test_asgd_with_a_schedule_is_torch_under_lambda_lr(kwargs):
+    """torch's ASGD computes eta_t at the end of step t-1 from that step's lr: the flavor reads the
+    schedule a step late (``_lagged``). 50 mixed float64 steps to 1e-10; read at once, it fails."""
+    from tests.flavors.test_torch import _factor
+    rng = np.random.default_rng(3)
+    params = {"w": rng.standard_normal((5, 4)), "b": rng.standard_normal(4)}
+    grads = mixed_gradients(params, 50, seed=4)
+    theirs = _lambda_lr("ASGD", 0.05, kwargs)
+    ours = flavor.ASGD(lr=lambda t: 0.05 * _factor(t - 1), **kwargs)
+    assert compare(ours, theirs, params, grads, rtol=RTOL).ok
+    at_once = flavor.ASGD(lr=lambda t: 0.05 * _factor(t), **kwargs)   # eta_t from lr(t) itself
+    assert not compare(at_once, theirs, params, grads, rtol=RTOL).ok
+
+
+def test_rprop_reads_a_schedule_once_as_torch_reads_lr():
+    """torch's Rprop sets each step size to the group's lr when it first sees the parameter; a
+    scheduler's later values change nothing. The flavor takes the schedule's first value: torch
+    under LambdaLR, the flavor with the schedule and with the constant lr(1) agree (to 0 here)."""
+    from tests.flavors.test_torch import _factor
+    rng = np.random.default_rng(3)
+    params = {"w": rng.standard_normal((5, 4)), "b": rng.standard_normal(4)}
+    grads = mixed_gradients(params, 50, seed=4)
+    theirs = _lambda_lr("Rprop", 0.05, {})
+    scheduled = flavor.Rprop(lr=lambda t: 0.05 * _factor(t - 1))
+    assert compare(scheduled, theirs, params, grads, rtol=RTOL).ok
+    assert compare(flavor.Rprop(lr=0.05 * _factor(0)), theirs, params, grads, rtol=RTOL).ok
