@@ -10,6 +10,7 @@ on its own, and none), each base input again over two parameter groups, and each
 from __future__ import annotations
 
 import copy
+import inspect
 import warnings
 from contextlib import contextmanager
 from typing import Any, NamedTuple
@@ -31,7 +32,7 @@ RTOL = 1e-10
 # rounds correctly, so the update may differ by a few float32 ulps: measured worst 1.7e-7 over
 # these configurations (unmodelled, the float32 bias corrections alone are 1e-5)
 RTOL_FLOAT32_SQRT = 1e-6
-NO_FLAVOR = ("ASGD", "Rprop", "SparseAdam", "LBFGS")  # catalogue issue
+SPARSE = ("SparseAdam",)  # torch takes sparse gradients only; the flavor the values and their mask
 NOT_HERE = ("Muon",)  # its bfloat16 Newton-Schulz is checked in its own tests
 LOSS = 1.0  # a constant loss: ReduceLROnPlateau cuts the lr after `patience` epochs
 
@@ -57,7 +58,7 @@ class Case(NamedTuple):
 
 
 class Outcome(NamedTuple):
-    status: str  # "matched", "unsupported", "mismatched", "crashed", "no flavor"
+    status: str  # "matched", "unsupported", "mismatched", "crashed", "refused by torch"
     detail: str
 
 
@@ -88,7 +89,10 @@ def _second_group(name: str, kwargs: dict) -> dict:
     torch ignores (it reads the constructor's)."""
     lr = kwargs.get("lr", T.__dict__[name].__defaults__[0])
     extra = {"initial_accumulator_value": 0.5} if name == "Adagrad" else {}
-    return {"lr": 0.5 * float(lr), "weight_decay": 0.0, **extra}
+    # torch keeps any key in a group; the flavors take only their own (Rprop has no weight decay)
+    takes = inspect.signature(getattr(torch.optim, name)).parameters
+    decay = {"weight_decay": 0.0} if "weight_decay" in takes else {}
+    return {"lr": 0.5 * float(lr), **decay, **extra}
 
 
 def torch_side(case: Case) -> Adapter:
@@ -114,6 +118,8 @@ def torch_side(case: Case) -> Adapter:
         spec, leaves, opt, schedulers = state
         for p, g in zip(leaves, tree.leaves_like(spec, grads, "grads")):
             p.grad = torch.tensor(np.array(g))
+            if case.optimizer in SPARSE:   # a sparse COO gradient of the nonzero entries
+                p.grad = p.grad.to_sparse()
         opt.step()
         for s in schedulers:
             s.step(LOSS) if isinstance(s, torch.optim.lr_scheduler.ReduceLROnPlateau) else s.step()
@@ -152,14 +158,31 @@ class _Told(NamedTuple):
     def init(self, params):
         return self.inner.init(params)
 
-    def step(self, params, grads, state):
-        out = self.inner.step(params, grads, state)
+    def step(self, params, grads, state, **extra):
+        out = self.inner.step(params, grads, state, **extra)
         for p in self.plateaus:
             p.step(LOSS)
         return out
 
 
+class _Masked(NamedTuple):
+    """SparseAdam's flavor told, each step, the coordinates torch's sparse gradient holds (g != 0)."""
+    name: str
+    inner: Any
+
+    def init(self, params):
+        return self.inner.init(params)
+
+    def step(self, params, grads, state):
+        return self.inner.step(params, grads, state, mask=tree.tree_map(lambda g: g != 0, grads))
+
+
 def flavor_side(case: Case) -> Any:
+    ours = _flavor_side(case)
+    return _Masked(case.optimizer, ours) if case.optimizer in SPARSE else ours
+
+
+def _flavor_side(case: Case) -> Any:
     build = getattr(T, case.optimizer)
     if case.kind == "groups":
         return param_groups(build, [{"params": ["['w']"]},
@@ -188,9 +211,55 @@ def tolerance(case: Case) -> float:
     return RTOL_FLOAT32_SQRT if adam and float32_scalars else RTOL
 
 
+LBFGS_STEPS = 3  # steps of torch's LBFGS (each up to max_iter iterations) on logistic regression
+
+
+def run_lbfgs(case: Case) -> Outcome:
+    """LBFGS evaluates a function: torch's ``step(closure)`` and the flavor's ``step(params, fn,
+    state)`` on tests/rules/test_lbfgs.py's logistic regression, float64, ``LBFGS_STEPS`` steps, the
+    schedulers stepped after each; params to 1e-10 relative and the same evaluation counts. torch
+    refuses two param groups for LBFGS itself (a ValueError at construction): counted as such."""
+    from tests.rules.test_lbfgs import logistic_np, logistic_torch
+    x0 = {"w": np.zeros(5), "b": np.array([0.1])}
+    leaves = [torch.tensor(x0[k], requires_grad=True) for k in ("w", "b")]
+    kwargs = copy.deepcopy(case.kwargs)
+    try:
+        groups = ([{"params": leaves[:1]}, {"params": leaves[1:], **_second_group("LBFGS", kwargs)}]
+                  if case.kind == "groups" else leaves)
+        opt = torch.optim.LBFGS(groups, **kwargs)
+    except ValueError as e:
+        return Outcome("refused by torch", str(e))
+    schedulers = [make(opt) for make in case.schedulers]
+
+    def closure():
+        opt.zero_grad()
+        loss = logistic_torch(*leaves)
+        loss.backward()
+        return loss
+    try:
+        ours = _flavor_side(case)
+    except ValueError as e:
+        return Outcome("unsupported", str(e))
+    try:
+        x, state = x0, ours.init(x0)
+        for _ in range(LBFGS_STEPS):
+            opt.step(closure)
+            for s in schedulers:
+                s.step(LOSS) if isinstance(s, torch.optim.lr_scheduler.ReduceLROnPlateau) else s.step()
+            x, state = ours.step(x, logistic_np, state)
+    except Exception as e:  # a crash is counted and shown, never hidden
+        return Outcome("crashed", f"{type(e).__name__}: {e}")
+    theirs = {k: p.detach().numpy() for k, p in zip(("w", "b"), leaves)}
+    err = max(float(np.max(np.abs(x[k] - theirs[k])) / np.max(np.abs(theirs[k]))) for k in theirs)
+    torch_counts = tuple(opt.state[leaves[0]][k] for k in ("func_evals", "n_iter"))
+    same = (state.func_evals, state.n_iter) == torch_counts
+    return Outcome("matched" if err <= RTOL and same else "mismatched",
+                   f"params rel {err:.3g}, evaluations and iterations {torch_counts}, the same: {same}")
+
+
 def run(case: Case, seed: int = 0) -> Outcome:
-    if case.optimizer in NO_FLAVOR:
-        return Outcome("no flavor", "catalogue issue")
+    if case.optimizer == "LBFGS":
+        return run_lbfgs(case)
     rng = np.random.default_rng(seed)
     params = {"w": rng.standard_normal((5, 4)), "b": rng.standard_normal(4)}
     grads = mixed_gradients(params, STEPS, seed=seed + 1)
