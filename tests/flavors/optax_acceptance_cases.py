@@ -8,12 +8,13 @@ they are read, not imported.
 * ``EXPLICIT_DTYPE``: ``alias_test.py``, ``test_explicit_dtype``: ``sgd(0.1, momentum=0.9,
   accumulator_dtype=d)``, ``adam(0.1, mu_dtype=d)``, ``adamw(0.1, mu_dtype=d)`` for d in
   bfloat16, float32, complex64, None: 12;
-* ``CONTRIB``: for ``optax.contrib.muon``, the one contrib optimizer refopt has a flavor for:
-  its entry in ``optax/contrib/_common_test.py`` (``_MAIN_OPTIMIZERS_UNDER_TEST``) and the
-  distinct argument sets of ``optax/contrib/_muon_test.py`` (``get_updates`` and
-  ``test_callable_weight_dim_nums``: lr 1e-3 with each preconditioning, and with dimension
+* ``CONTRIB``: for ``optax.contrib.muon``: its entry in ``optax/contrib/_common_test.py``
+  (``_MAIN_OPTIMIZERS_UNDER_TEST``) and the distinct argument sets of
+  ``optax/contrib/_muon_test.py`` (``get_updates`` and ``test_callable_weight_dim_nums``: lr 1e-3 with each preconditioning, and with dimension
   numbers; ``test_complex_mixed_target``: adaptive x nesterov; ``test_muon_orthogonalization_modes``;
-  ``test_aol_numerical_difference``: dion coefficients; ``test_orthogonality``): 15.
+  ``test_aol_numerical_difference``: dion coefficients; ``test_orthogonality``): 15;
+* ``CONTRIB_MORE``: the other optimizers of ``_common_test.py`` (17) and the two argument sets of
+  ``optax/contrib/_schedule_free_test.py``: 19.
 
 Every case is ``(source, attr, kwargs)``. ``REASONS`` gives, for each option a flavor refuses, the
 reason class counted in the closing note and the convention-table wording.
@@ -84,7 +85,33 @@ CONTRIB = [(source, "contrib.muon", kwargs) for source, kwargs in [
     (MUON, {"learning_rate": 0.1, "preconditioning": "schatten"}),
 ]]
 
-CASES = ALIAS + EXPLICIT_DTYPE + CONTRIB
+# the other entries of _common_test.py's _MAIN_OPTIMIZERS_UNDER_TEST (its wrapper rows, mechanize,
+# schedule_free and reduce_on_plateau over sgd, are wrappers, not optimizers: not here), and the
+# argument sets of optax/contrib/_schedule_free_test.py's test_schedule_free_adamw and
+# test_schedule_free_sgd (the default)
+SCHEDULE_FREE = "optax/contrib/_schedule_free_test.py"
+CONTRIB_MORE = [(COMMON, f"contrib.{name}", kwargs) for name, kwargs in [
+    ("acprop", {"learning_rate": 1e-3}),
+    ("ademamix", {"learning_rate": 1e-3}),
+    ("simplified_ademamix", {"learning_rate": 1e-3}),
+    ("adopt", {"learning_rate": 1e-2}),
+    ("cocob", {}),
+    ("cocob", {"weight_decay": 1e-2}),
+    ("dadapt_adamw", {"learning_rate": 1e-1}),
+    ("dog", {"learning_rate": 1.0}),
+    ("dowg", {"learning_rate": 1.0}),
+    ("madgrad", {"learning_rate": 1e-2}),
+    ("momo", {"learning_rate": 1e-1}),
+    ("momo_adam", {"learning_rate": 1e-1}),
+    ("prodigy", {"learning_rate": 1e-1}),
+    ("schedule_free_sgd", {"learning_rate": 1e-2, "warmup_steps": 5000}),
+    ("schedule_free_adamw", {"learning_rate": 1e-2, "warmup_steps": 5000}),
+    ("sophia", {"learning_rate": 1e-2}),
+    ("galore", {"learning_rate": 1e-2, "rank": 8}),
+]] + [(SCHEDULE_FREE, "contrib.schedule_free_adamw", {"learning_rate": 1.0, "b1": 0.9, "weight_decay": 1e-4}),
+      (SCHEDULE_FREE, "contrib.schedule_free_sgd", {})]
+
+CASES = ALIAS + EXPLICIT_DTYPE + CONTRIB + CONTRIB_MORE
 
 # option a flavor refuses -> (reason class, why: the convention-table wording)
 REASONS = {
@@ -96,6 +123,9 @@ REASONS = {
     "ns_coeffs": ("Muon variant", "named coefficient presets (dion) are not refopt coefficients"),
     "adaptive": ("Muon variant", "the dual-norm scaling (arXiv 2409.20325) is not a refopt rule"),
     "muon_weight_dimension_numbers": ("Muon variant", "refopt's Muon takes 2-D leaves as they are"),
+    "warmup_steps": ("two-count warmup", "optax reads schedule_free's warmup at two counts (the z step "
+                     "at t-1, the averaging weight at t), which no single gamma_t of the rule gives "
+                     "(tests/flavors/test_schedule_free_flavors.py measures it)"),
     "value": ("needs the loss", "optax's polyak_sgd takes the loss, update(..., value=f); these runs feed "
               "gradients only (tests/rules/test_polyak_sgd.py feeds both sides one loss stream)"),
 }

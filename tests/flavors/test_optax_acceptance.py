@@ -1,7 +1,8 @@
 """optax's own test configurations as the acceptance set of the optax flavors (issue 10).
 
-For every configuration of ``optax_acceptance_cases.CASES`` (optax's ``alias_test.py`` and the
-``contrib`` tests of Muon): optax is built from the arguments as its users build it and run
+For every configuration of ``optax_acceptance_cases.CASES`` (optax's ``alias_test.py``, the
+``contrib`` tests of Muon, ``contrib/_common_test.py``'s optimizers and the Schedule-Free tests):
+optax is built from the arguments as its users build it and run
 jitted over STEPS steps of ``refopt.oracle.mixed_gradients`` on a tree with a 2-D and a 1-D leaf
 (Muon: two matrices and a vector); the flavor is built from the same arguments. Three runs:
 
@@ -12,7 +13,8 @@ jitted over STEPS steps of ``refopt.oracle.mixed_gradients`` on a tree with a 2-
 * x64 off (JAX's default), float32 params, the flavor run in float32: ``RTOL32`` (below).
 
 A configuration either matches, or the flavor refuses it with a ValueError naming the option
-(its reason class in ``REASONS``), or optax's alias has no flavor (the catalogue issue's).
+(its reason class in ``REASONS``), or optax's optimizer has no flavor: 11 contrib rows (acprop,
+simplified_ademamix, cocob twice, dog, dowg, madgrad, momo, momo_adam, sophia, galore).
 ``test_counts`` holds the tally; each runnable configuration's test asserts its match.
 """
 from __future__ import annotations
@@ -84,8 +86,9 @@ for _case in CASES:
 RUNNABLE = list(_RUNS.values())
 
 # the tally (issue 10's closing note): configurations tried, and what became of them
-EXPECTED = {"tried": 60, "run": 47, "distinct runs": len(RUNNABLE), "no flavor": 0,
-            "unsupported": {"complex dtype": 3, "Muon variant": 9, "needs the loss": 1}}
+EXPECTED = {"tried": 79, "run": 53, "distinct runs": len(RUNNABLE), "no flavor": 11,
+            "unsupported": {"complex dtype": 3, "Muon variant": 9, "needs the loss": 1,
+                            "two-count warmup": 2}}
 
 
 def test_counts():
@@ -97,7 +100,7 @@ def test_counts():
             reasons[REASONS[what][0]] += 1
     assert {"tried": len(CASES), "run": kinds["run"], "distinct runs": len(RUNNABLE),
             "no flavor": kinds["no flavor"], "unsupported": dict(reasons)} == EXPECTED
-    assert len(RUNNABLE) == 44  # 3 cases repeat another's arguments (a default spelled out)
+    assert len(RUNNABLE) == 50  # 3 cases repeat another's arguments (a default spelled out)
 
 
 @pytest.mark.parametrize("case", RUNNABLE, ids=[_ids(c) for c in RUNNABLE])
