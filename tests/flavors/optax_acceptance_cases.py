@@ -10,9 +10,10 @@ they are read, not imported.
   bfloat16, float32, complex64, None: 12;
 * ``CONTRIB``: for ``optax.contrib.muon``: its entry in ``optax/contrib/_common_test.py``
   (``_MAIN_OPTIMIZERS_UNDER_TEST``) and the distinct argument sets of
-  ``optax/contrib/_muon_test.py`` (``get_updates`` and ``test_callable_weight_dim_nums``: lr 1e-3 with each preconditioning, and with dimension
-  numbers; ``test_complex_mixed_target``: adaptive x nesterov; ``test_muon_orthogonalization_modes``;
-  ``test_aol_numerical_difference``: dion coefficients; ``test_orthogonality``): 15;
+  ``optax/contrib/_muon_test.py`` (``get_updates`` and ``test_callable_weight_dim_nums``: lr 1e-3
+  with each preconditioning, and with dimension numbers; ``test_complex_mixed_target``: adaptive
+  x nesterov; ``test_muon_orthogonalization_modes``; ``test_aol_numerical_difference``: dion
+  coefficients; ``test_orthogonality``): 15;
 * ``CONTRIB_MORE``: the other optimizers of ``_common_test.py`` (17) and the two argument sets of
   ``optax/contrib/_schedule_free_test.py``: 19.
 
