@@ -1,16 +1,13 @@
 """The drop-in optimizer and the shadow on CUDA tensors: the same checks as on the CPU
 (tests/interop/test_torch_optimizer.py, tests/oracle/test_shadow_classes.py), with the model, its data
 and the optimizer state on the GPU. Skipped where torch sees no CUDA device (CI has none)."""
-import io
-
 import pytest
 import torch
 
-import refopt
 from refopt.flavors import torch as T
 from refopt.interop.torch import Optimizer
 from refopt.oracle import shadow
-from tests.interop.test_torch_optimizer import data, groups, mlp, rel, train
+from tests.interop.test_torch_optimizer import assert_round_trip, data, groups, mlp, rel, train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 CUDA = torch.device("cuda")
@@ -35,19 +32,7 @@ def test_the_adamw_flavor_trains_on_cuda_as_torch_adamw_does():
 
 
 def test_a_cuda_state_dict_loads_back_and_continues_identically():
-    model, x, y = on_gpu(torch.float64)
-    opt = Optimizer(model.parameters(), refopt.adam(lr=1e-2))
-    train(model, opt, 10, x, y)
-    buffer = io.BytesIO()
-    torch.save({"model": model.state_dict(), "opt": opt.state_dict()}, buffer)
-    uninterrupted = train(model, opt, 10, x, y)
-    buffer.seek(0)
-    saved = torch.load(buffer, weights_only=True)
-    model2 = on_gpu(torch.float64, seed=5)[0]
-    model2.load_state_dict(saved["model"])
-    opt2 = Optimizer(model2.parameters(), refopt.adam(lr=1e-2))
-    opt2.load_state_dict(saved["opt"])
-    assert all(torch.equal(a, b) for a, b in zip(train(model2, opt2, 10, x, y), uninterrupted))
+    assert_round_trip(CUDA)
 
 
 @pytest.mark.parametrize("dtype, rtol", [(torch.float32, 1e-4), (torch.float64, 1e-10)])

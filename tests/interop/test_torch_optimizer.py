@@ -67,8 +67,14 @@ def test_and_in_float32_to_float32_rounding():
 
 
 def test_state_dict_saves_with_torch_save_and_continues_identically():
-    x, y = data(torch.float64)
-    model = mlp(torch.float64)
+    assert_round_trip(torch.device("cpu"))
+
+
+def assert_round_trip(device):
+    """10 steps, save model and optimizer with torch.save, 10 more; a new model and optimizer loaded
+    from the save take the same 10 steps bit for bit (on ``device``: tests/interop/test_torch_cuda.py)."""
+    x, y = (t.to(device) for t in data(torch.float64))
+    model = mlp(torch.float64).to(device)
     opt = Optimizer(model.parameters(), refopt.adam(lr=1e-2))
     train(model, opt, 10, x, y)
     buffer = io.BytesIO()
@@ -76,7 +82,7 @@ def test_state_dict_saves_with_torch_save_and_continues_identically():
     uninterrupted = train(model, opt, 10, x, y)
     buffer.seek(0)
     saved = torch.load(buffer, weights_only=True)   # tensors and numbers only, no pickled code
-    model2 = mlp(torch.float64, seed=5)
+    model2 = mlp(torch.float64, seed=5).to(device)
     model2.load_state_dict(saved["model"])
     opt2 = Optimizer(model2.parameters(), refopt.adam(lr=1e-2))
     opt2.load_state_dict(saved["opt"])
