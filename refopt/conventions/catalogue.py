@@ -10,6 +10,7 @@ from refopt.flavors import torch as T
 
 from .spec import SOURCES, Diff, Spec, eps_hat
 
+
 def _float32_tensor(x: float):
     import torch
     return torch.tensor(x, dtype=torch.float32)
