@@ -199,15 +199,20 @@ def _lambda_lr(name, base, kwargs):
     return with_lambda_lr(torch_optimizer(getattr(torch.optim, name), lr=base, **kwargs))
 
 
+def _stream():
+    """A (5, 4) and a (4,) leaf and 50 mixed float64 gradient steps."""
+    rng = np.random.default_rng(3)
+    params = {"w": rng.standard_normal((5, 4)), "b": rng.standard_normal(4)}
+    return params, mixed_gradients(params, 50, seed=4)
+
+
 @pytest.mark.parametrize("kwargs", [{"lambd": 0.1, "alpha": 0.6, "t0": 10}, {"lambd": 0.1, "foreach": True}],
                          ids=["single", "foreach"])
 def test_asgd_with_a_schedule_is_torch_under_lambda_lr(kwargs):
     """torch's ASGD computes eta_t at the end of step t-1 from that step's lr: the flavor reads the
     schedule a step late (``_lagged``). 50 mixed float64 steps to 1e-10; read at once, it fails."""
     from tests.flavors.test_torch import _factor
-    rng = np.random.default_rng(3)
-    params = {"w": rng.standard_normal((5, 4)), "b": rng.standard_normal(4)}
-    grads = mixed_gradients(params, 50, seed=4)
+    params, grads = _stream()
     theirs = _lambda_lr("ASGD", 0.05, kwargs)
     ours = flavor.ASGD(lr=lambda t: 0.05 * _factor(t - 1), **kwargs)
     assert compare(ours, theirs, params, grads, rtol=RTOL).ok
@@ -218,11 +223,9 @@ def test_asgd_with_a_schedule_is_torch_under_lambda_lr(kwargs):
 def test_rprop_reads_a_schedule_once_as_torch_reads_lr():
     """torch's Rprop sets each step size to the group's lr when it first sees the parameter; a
     scheduler's later values change nothing. The flavor takes the schedule's first value: torch
-    under LambdaLR, the flavor with the schedule and with the constant lr(1) agree (to 0 here)."""
+    under LambdaLR, the flavor with the schedule and with the constant lr(1) agree to 1e-10."""
     from tests.flavors.test_torch import _factor
-    rng = np.random.default_rng(3)
-    params = {"w": rng.standard_normal((5, 4)), "b": rng.standard_normal(4)}
-    grads = mixed_gradients(params, 50, seed=4)
+    params, grads = _stream()
     theirs = _lambda_lr("Rprop", 0.05, {})
     scheduled = flavor.Rprop(lr=lambda t: 0.05 * _factor(t - 1))
     assert compare(scheduled, theirs, params, grads, rtol=RTOL).ok

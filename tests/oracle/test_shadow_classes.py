@@ -69,8 +69,9 @@ def within_rounding(rows, path, dtype):
 
 
 def bias_free_mlp(dtype):
-    """Muon's model: 2-D parameters only (torch's Muon refuses others), widths where torch's bfloat16
-    matmuls in the first layer's Newton-Schulz (32 x 32 x 64) and the second's (3 x 3 x 64) differ."""
+    """Muon's model: 2-D parameters only (torch's Muon refuses others). The first layer's Newton-Schulz
+    matmuls (32 x 32 x 64) take the kernel the emulation models; the second's (3 x 3 x 64), below
+    oneDNN's size threshold, one that sums in another order (tests/flavors/test_bfloat16_muon.py)."""
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(32, 64, bias=False), torch.nn.Tanh(),
                                 torch.nn.Linear(64, 3, bias=False)).to(dtype)
@@ -111,7 +112,7 @@ def test_sparse_adam_is_its_flavor_to_rounding_on_sparse_gradients(dtype):
     watch, path = train("SparseAdam", dtype, model=model, loss=loss, lr=0.05)
     rows = watch.report().rows
     assert len(rows) == STEPS
-    within_rounding(rows, path, dtype)   # a flavor stepping the rows no gradient names parts at step 2
+    within_rounding(rows, path, dtype)   # without the mask the flavor steps absent rows: this fails
 
 
 def parts(name, **options):
