@@ -19,7 +19,6 @@ import numpy as np
 from .. import tree
 from ..core import Optimizer, rule
 from ..validate import check_state_type
-from ._numba import numba
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -30,11 +29,6 @@ class FastOptimizer(Optimizer):
     ``canonical`` rule whose numbers it computes."""
     step_: Callable[..., Any] | None = None
     canonical: Optimizer | None = None
-
-
-# Leaves smaller than this run on one thread: waking a second one costs more than the pass
-# (2 us per kernel call on one thread, 5 us to several ms on two, on a loaded 2-core machine)
-SERIAL_BELOW = 1 << 15
 
 
 def scalars(dtype: np.dtype, *values: float) -> tuple:
@@ -59,22 +53,28 @@ def _check_numpy(name: str, canonical: str, params: Any) -> None:
                             f"{tree.fmt_path(path)} is {w.dtype}: use refopt.{canonical}")
 
 
-def _check_writable(name: str, path: str, what: str, x: Any) -> None:
-    if isinstance(x, np.ndarray) and not (x.flags.c_contiguous and x.flags.writeable):
-        why = "read-only" if not x.flags.writeable else "not C-contiguous"
-        raise ValueError(f"{name}.step_ writes {what} leaf {tree.fmt_path(path)} in place, but it "
-                         f"is {why}: pass np.ascontiguousarray copies or use {name}.step")
-
-
-def _check_apart(name: str, path: str, arrays: dict) -> None:
-    """Arrays of one leaf that overlap in memory would be written over each other."""
-    named = [(k, a) for k, a in arrays.items() if isinstance(a, np.ndarray)]
-    for i, (k, a) in enumerate(named):
-        for j, b in named[i + 1:]:
+def _check_in_place(name: str, params: Any, i: int, w: Any, g: Any, buffers: dict) -> None:
+    """Leaf ``i``'s arrays must be writable in place and apart from each other (arrays of one
+    leaf that overlap in memory would be written over each other)."""
+    arrays = {"params": w, **{f"state.{f}": b for f, b in buffers.items() if isinstance(b, np.ndarray)}}
+    for what, x in arrays.items():
+        flags = x.flags
+        if not (flags.c_contiguous and flags.writeable):
+            why = "read-only" if not flags.writeable else "not C-contiguous"
+            raise ValueError(f"{name}.step_ writes {what} leaf {_path(params, i)} in place, but it "
+                             f"is {why}: pass np.ascontiguousarray copies or use {name}.step")
+    named = [("grads", g), *arrays.items()]
+    for j, (k, a) in enumerate(named):
+        for other, b in named[j + 1:]:
             if np.may_share_memory(a, b):
-                raise ValueError(f"{name}.step_: {k} and {j} of leaf {tree.fmt_path(path)} share "
+                raise ValueError(f"{name}.step_: {k} and {other} of leaf {_path(params, i)} share "
                                  f"memory, so writing one in place would change the other: make "
                                  f"the state with {name}.init (separate buffers) or use {name}.step")
+
+
+def _path(params: Any, i: int) -> str:
+    """The path of the ``i``-th leaf, for an error message (not walked on the happy path)."""
+    return tree.fmt_path(list(tree.leaves_with_paths(params))[i][0])
 
 
 def _unaliased(state: Any) -> Any:
@@ -105,7 +105,9 @@ def fused(canonical: Optimizer, State: type, update: Callable) -> FastOptimizer:
     noted = threading.local()
 
     def note(w, g, *buffers, t, **now):
+        # the core hands over each leaf's own arrays, checked: the kernels write those
         noted.now = dict(now, t=t)  # the same for every leaf
+        noted.leaves.append((w, g, buffers))
         return (w, *buffers)
 
     checked = rule(name, State, lambda w: tuple(canonical.init(w))[1:], note,
@@ -115,26 +117,13 @@ def fused(canonical: Optimizer, State: type, update: Callable) -> FastOptimizer:
         """Update ``params`` and the state's arrays IN PLACE (they are overwritten: the
         trailing underscore); returns the new state (same arrays, ``t`` one larger)."""
         _check_numpy(name, canonical.name, params)
-        noted.now = None
+        noted.now, noted.leaves = None, []
         _, new = checked.step(params, grads, state)  # every check of the core; no arithmetic
-        spec, paths = tree.structure(params), [p for p, _ in tree.leaves_with_paths(params)]
-        w_leaves = [w for _, w in tree.leaves_with_paths(params)]
-        g_leaves = tree.leaves_like(spec, grads, "grads")
-        columns = [tree.leaves_like(spec, getattr(new, f), f"state.{f}") for f in fields]
-        for i, path in enumerate(paths):
-            _check_writable(name, path, "params", w_leaves[i])
-            for f, col in zip(fields, columns):
-                _check_writable(name, path, f"state.{f}", col[i])
-            _check_apart(name, path, {"params": w_leaves[i], "grads": g_leaves[i],
-                                      **{f"state.{f}": col[i] for f, col in zip(fields, columns)}})
-        threads = numba.get_num_threads()
-        try:
-            for i, (w, g) in enumerate(zip(w_leaves, g_leaves)):
-                numba.set_num_threads(1 if w.size < SERIAL_BELOW else threads)
-                update(_flat(w), np.ascontiguousarray(g).reshape(-1),
-                       *[_flat(col[i]) for col in columns], **noted.now)
-        finally:
-            numba.set_num_threads(threads)
+        leaves, noted.leaves = noted.leaves, []
+        for i, (w, g, buffers) in enumerate(leaves):
+            _check_in_place(name, params, i, w, g, dict(zip(fields, buffers)))
+        for w, g, buffers in leaves:
+            update(_flat(w), np.ascontiguousarray(g).reshape(-1), *[_flat(b) for b in buffers], **noted.now)
         return new
 
     def step(params: Any, grads: Any, state: Any) -> tuple[Any, Any]:

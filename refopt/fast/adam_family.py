@@ -25,9 +25,9 @@ def _adam_kernel(w, g, m, s, beta1, c1, beta2, c2, d1, d2, lr, eps_root, eps):
         s_i = beta2 * s[i] + c2 * g[i] * g[i]
         m_hat = m_i / d1
         s_hat = s_i / d2
-        w[i] = w[i] - lr * m_hat / (np.sqrt(s_hat + eps_root) + eps)
         m[i] = m_i
         s[i] = s_i
+        w[i] = w[i] - lr * m_hat / (np.sqrt(s_hat + eps_root) + eps)
 
 
 def _adam_update(w, g, m, s, *, t, lr, beta1, beta2, eps, eps_root):
@@ -42,9 +42,9 @@ def _adamw_kernel(w, g, m, s, beta1, c1, beta2, c2, d1, d2, lr, eps_root, eps, d
         s_i = beta2 * s[i] + c2 * g[i] * g[i]
         m_hat = m_i / d1
         s_hat = s_i / d2
-        w[i] = w[i] - multiplier * (lr * m_hat / (np.sqrt(s_hat + eps_root) + eps) + decay * w[i])
         m[i] = m_i
         s[i] = s_i
+        w[i] = w[i] - multiplier * (lr * m_hat / (np.sqrt(s_hat + eps_root) + eps) + decay * w[i])
 
 
 def _adamw_update(w, g, m, s, *, t, lr, beta1, beta2, eps, weight_decay, schedule_multiplier,
@@ -60,10 +60,10 @@ def _amsgrad_kernel(w, g, m, s, s_max, beta1, c1, beta2, c2, lr, eps_root, eps):
         m_i = beta1 * m[i] + c1 * g[i]
         s_i = beta2 * s[i] + c2 * g[i] * g[i]
         s_max_i = maximum(s_max[i], s_i)
-        w[i] = w[i] - lr * m_i / (np.sqrt(s_max_i + eps_root) + eps)
         m[i] = m_i
         s[i] = s_i
         s_max[i] = s_max_i
+        w[i] = w[i] - lr * m_i / (np.sqrt(s_max_i + eps_root) + eps)
 
 
 def _amsgrad_update(w, g, m, s, s_max, *, t, lr, beta1, beta2, eps, eps_root):
@@ -76,9 +76,9 @@ def _adamax_kernel(w, g, m, u, beta1, c1, beta2, eps, step_size):
     for i in prange(w.shape[0]):
         m_i = beta1 * m[i] + c1 * g[i]
         u_i = maximum(beta2 * u[i], np.abs(g[i]) + eps)
-        w[i] = w[i] - step_size * (m_i / u_i)
         m[i] = m_i
         u[i] = u_i
+        w[i] = w[i] - step_size * (m_i / u_i)
 
 
 def _adamax_update(w, g, m, u, *, t, lr, beta1, beta2, eps):
@@ -92,9 +92,9 @@ def _nadam_kernel(w, g, m, s, beta1, c1, beta2, c2, d1, d1_next, d2, lr, eps_roo
         s_i = beta2 * s[i] + c2 * g[i] * g[i]
         m_bar = beta1 * m_i / d1_next + c1 * g[i] / d1
         s_hat = s_i / d2
-        w[i] = w[i] - lr * m_bar / (np.sqrt(s_hat + eps_root) + eps)
         m[i] = m_i
         s[i] = s_i
+        w[i] = w[i] - lr * m_bar / (np.sqrt(s_hat + eps_root) + eps)
 
 
 def _nadam_update(w, g, m, s, *, t, lr, beta1, beta2, eps, eps_root):
@@ -108,12 +108,12 @@ def _radam_kernel(w, g, m, s, rectified, beta1, c1, beta2, c2, d1, d2, lr, eps_r
         m_i = beta1 * m[i] + c1 * g[i]
         s_i = beta2 * s[i] + c2 * g[i] * g[i]
         m_hat = m_i / d1
+        m[i] = m_i
+        s[i] = s_i
         if rectified:  # lr arrives as lr * r_t, the product the canonical rule forms first
             w[i] = w[i] - lr * m_hat / (np.sqrt(s_i / d2 + eps_root) + eps)
         else:
             w[i] = w[i] - lr * m_hat
-        m[i] = m_i
-        s[i] = s_i
 
 
 def _radam_update(w, g, m, s, *, t, lr, beta1, beta2, eps, eps_root, threshold):

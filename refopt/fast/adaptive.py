@@ -22,8 +22,8 @@ _ABSENT = {np.dtype(d): np.empty(0, d) for d in (np.float32, np.float64)}
 def _adagrad_kernel(w, g, s, lr, eps_root, eps):
     for i in prange(w.shape[0]):
         s_i = s[i] + g[i] * g[i]
-        w[i] = w[i] - lr * g[i] / (np.sqrt(s_i + eps_root) + eps)
         s[i] = s_i
+        w[i] = w[i] - lr * g[i] / (np.sqrt(s_i + eps_root) + eps)
 
 
 def _adagrad_update(w, g, s, *, t, lr, eps, eps_root, initial_accumulator):
@@ -34,6 +34,7 @@ def _adagrad_update(w, g, s, *, t, lr, eps, eps_root, initial_accumulator):
 def _rmsprop_kernel(w, g, s, gbar, b, centered, heavy_ball, lr, beta2, c2, eps_root, eps, momentum):
     for i in prange(w.shape[0]):
         s_i = beta2 * s[i] + c2 * g[i] * g[i]
+        s[i] = s_i
         if centered:
             gbar_i = beta2 * gbar[i] + c2 * g[i]
             r = g[i] / (np.sqrt(s_i - gbar_i * gbar_i + eps_root) + eps)
@@ -46,7 +47,6 @@ def _rmsprop_kernel(w, g, s, gbar, b, centered, heavy_ball, lr, beta2, c2, eps_r
             b[i] = b_i
         else:
             w[i] = w[i] - lr * r
-        s[i] = s_i
 
 
 def _rmsprop_update(w, g, s, gbar, b, *, t, lr, beta2, eps, eps_root, momentum, centered,
@@ -63,8 +63,8 @@ def _adadelta_kernel(w, g, s, u, lr, beta2, c2, eps):
         s_i = beta2 * s[i] + c2 * g[i] * g[i]
         delta = -np.sqrt(u[i] + eps) / np.sqrt(s_i + eps) * g[i]
         u[i] = beta2 * u[i] + c2 * delta * delta
-        w[i] = w[i] + lr * delta
         s[i] = s_i
+        w[i] = w[i] + lr * delta
 
 
 def _adadelta_update(w, g, s, u, *, t, lr, beta2, eps):

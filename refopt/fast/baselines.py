@@ -24,8 +24,8 @@ def _sgd_update(w, g, *, t, lr):
 def _momentum_kernel(w, g, m, lr, beta1):
     for i in prange(w.shape[0]):
         m_i = beta1 * m[i] + g[i]
-        w[i] = w[i] - lr * m_i
         m[i] = m_i
+        w[i] = w[i] - lr * m_i
 
 
 def _momentum_update(w, g, m, *, t, lr, beta1):
@@ -36,8 +36,8 @@ def _momentum_update(w, g, m, *, t, lr, beta1):
 def _nesterov_kernel(w, g, b, lr, beta1):
     for i in prange(w.shape[0]):
         b_i = beta1 * b[i] + g[i]
-        w[i] = w[i] - lr * (g[i] + beta1 * b_i)
         b[i] = b_i
+        w[i] = w[i] - lr * (g[i] + beta1 * b_i)
 
 
 def _nesterov_update(w, g, b, *, t, lr, beta1):

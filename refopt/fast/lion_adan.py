@@ -39,10 +39,10 @@ def _adan_kernel(w, g, m, v, n, g_prev, first, eps_inside, proximal,
         denom = np.sqrt(n_i / c3 + eps) if eps_inside else np.sqrt(n_i / c3) + eps
         step = lr * (m_i / c1 + beta2 * (v_i / c2)) / denom
         # shrink is 1 + lr*wd (proximal: divide) or 1 - lr*wd (decoupled: multiply)
-        w[i] = (w[i] - step) / shrink if proximal else w[i] * shrink - step
         m[i] = m_i
         v[i] = v_i
         n[i] = n_i
+        w[i] = (w[i] - step) / shrink if proximal else w[i] * shrink - step
         g_prev[i] = g[i]
 
 

@@ -14,7 +14,7 @@ import torch
 import refopt
 import refopt.fast
 from refopt import tree
-from refopt.fast._fused import SERIAL_BELOW
+from refopt.fast._numba import PARALLEL, SERIAL, SERIAL_BELOW
 from refopt.oracle import mixed_gradients
 
 from .cases import ulps
@@ -23,6 +23,11 @@ NAMES = list(refopt.fast.FAST)
 # the conformance examples' non-default settings, so every kernel branch runs here too
 VARIANTS = {"rmsprop": dict(momentum=0.9, centered=True), "adamw": dict(weight_decay=0.1),
             "lion": dict(weight_decay=0.1), "adan": dict(weight_decay=0.1)}
+
+
+def numba_threads():
+    import numba
+    return numba.config.NUMBA_NUM_THREADS
 
 
 def make(name, **kw):
@@ -69,17 +74,34 @@ def test_step_writes_into_the_same_arrays_with_the_canonical_numbers(name, dtype
         assert_close(a, b, f"{name} state")
 
 
-@pytest.mark.parametrize("name", ["adam", "lion", "rmsprop"])
-def test_leaves_large_enough_for_every_thread_match_too(name):
-    """Leaves of SERIAL_BELOW elements or more run the prange loop on all numba threads."""
+@pytest.mark.skipif(numba_threads() < 2, reason="one CPU: numba has one thread, so the parallel "
+                    "compilation never runs")
+@pytest.mark.parametrize("name", NAMES)
+def test_leaves_large_enough_for_every_thread_give_the_serial_bits(name):
+    """Leaves of SERIAL_BELOW elements or more run the parallel compilation when numba has
+    more than one thread, the serial one when it has one: the same bits, the canonical numbers."""
+    import numba
+
     fast, canonical = make(name)
     params = {"w": np.linspace(-1, 1, SERIAL_BELOW + 5, dtype=np.float32)}
-    p, s = params, fast.init(params)
+    grads = mixed_gradients(params, 3, seed=1)
+    runs = {}
+    before = numba.get_num_threads()
+    try:
+        for threads in (1, numba_threads()):
+            numba.set_num_threads(threads)
+            p, s = params, fast.init(params)
+            for g in grads:
+                p, s = fast.step(p, g, s)
+            runs[threads] = p["w"]
+    finally:
+        numba.set_num_threads(before)
     q, r = params, canonical.init(params)
-    for g in mixed_gradients(params, 3, seed=1):
-        p, s = fast.step(p, g, s)
+    for g in grads:
         q, r = canonical.step(q, g, r)
-    assert_close(p["w"], q["w"], name)
+    serial, parallel = runs.values()
+    assert np.array_equal(serial, parallel), f"{name}: the two compilations differ"
+    assert_close(parallel, q["w"], name)
 
 
 SPECIAL = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-39, -1e-39, 3e38, -1.0, 2.0]
@@ -187,20 +209,36 @@ def test_step_allocates_nothing_per_step(name):
 
 @pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"),
                     reason="the instruction names checked are x86-64's")
+@pytest.mark.parametrize("options", [SERIAL, PARALLEL], ids=["serial", "parallel"])
 @pytest.mark.parametrize("dtype,suffix", [(np.float32, "ps"), (np.float64, "pd")])
-def test_adam_kernel_is_vectorized(dtype, suffix):
-    """The loop body compiles to packed sqrt and division (xmm, ymm or zmm by the CPU), not
-    only the scalar sqrtss/divss of a loop numba could not vectorize. numba shows no assembly
-    of cached code: the kernel's function is compiled afresh with the same options."""
+def test_adam_kernel_is_vectorized(dtype, suffix, options):
+    """Both compilations of the loop body use packed sqrt and division (xmm, ymm or zmm by
+    the CPU), not only the scalar sqrtss/divss of a loop numba could not vectorize. numba
+    shows no assembly of cached code: the kernel's function is compiled afresh with the same
+    options."""
+    asm = _adam_asm(dtype, {k: v for k, v in options.items() if k != "cache"})
+    for op in ("sqrt", "div"):
+        assert re.search(rf"\bv?{op}{suffix}\s+%[xyz]mm", asm), f"no packed {op}{suffix}"
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"),
+                    reason="the instruction names checked are x86-64's")
+def test_a_serial_loop_under_the_python_error_model_is_not_vectorized():
+    """Why SERIAL names error_model="numpy": under numba's default (Python) error model
+    each division checks its divisor for zero, and the loop stays scalar."""
+    asm = _adam_asm(np.float32, {"fastmath": False})
+    assert not re.search(r"\bv?divps\s+%[xyz]mm", asm)
+    assert re.search(r"\bv?divss\s", asm)
+
+
+def _adam_asm(dtype, options):
     import numba
 
     from refopt.fast.adam_family import _adam_kernel
-    fresh = numba.njit(parallel=True, fastmath=False)(_adam_kernel.py_func)
+    fresh = numba.njit(**options)(_adam_kernel.py_func)
     w = np.ones(64, dtype)
     fresh(w, w, w.copy(), w.copy(), *(dtype(0.5),) * 9)
-    asm = fresh.inspect_asm(fresh.signatures[0])
-    for op in ("sqrt", "div"):
-        assert re.search(rf"\bv?{op}{suffix}\s+%[xyz]mm", asm), f"no packed {op}{suffix}"
+    return fresh.inspect_asm(fresh.signatures[0])
 
 
 def test_refopt_imports_without_numba_and_fast_names_the_extra():
