@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -33,6 +32,7 @@ from . import flavors
 from .core import UNIT, Optimizer
 from .oracle.streams import mixed_gradients
 from .registry import RULES
+from .vectors_format import decode, encode
 
 FORMAT = "refopt-test-vector"
 VERSION = 1
@@ -49,49 +49,6 @@ REPLAY_RTOL = {"shampoo": 1e-8, "pytorch_optimizer.Shampoo": 1e-10}
 
 __all__ = ["FORMAT", "VERSION", "REPLAY_RTOL", "settings", "generate", "write_all", "load", "build",
            "recheck", "difference"]
-
-
-# --- encoding -----------------------------------------------------------------------------
-
-def _number(x: float) -> float | str:
-    return x if math.isfinite(x) else ("nan" if math.isnan(x) else ("inf" if x > 0 else "-inf"))
-
-
-_NON_FINITE = ("nan", "inf", "-inf")
-
-
-def encode(x: Any) -> Any:
-    """A JSON-ready copy of a params tree or a state (see the module docstring)."""
-    if hasattr(x, "_fields"):
-        return {"__state__": type(x).__name__, "fields": {f: encode(getattr(x, f)) for f in x._fields}}
-    if isinstance(x, dict):
-        return {str(k): encode(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [encode(v) for v in x]
-    if isinstance(x, (bool, int, str)) or x is None:
-        return x
-    if isinstance(x, float):
-        return _number(x)
-    a = np.asarray(x)
-    return {"__ndarray__": list(a.shape), "dtype": str(a.dtype),
-            "data": [_number(float(v)) for v in a.reshape(-1).tolist()]}
-
-
-def decode(x: Any) -> Any:
-    """Inverse of ``encode`` up to container types: arrays become NumPy arrays, a state a
-    dict with ``__state__`` and its fields decoded, tuples lists."""
-    if isinstance(x, dict) and "__ndarray__" in x:
-        data = [float(v) for v in x["data"]]
-        return np.array(data, dtype=x["dtype"]).reshape(x["__ndarray__"])
-    if isinstance(x, dict) and "__state__" in x:
-        return {"__state__": x["__state__"], **{k: decode(v) for k, v in x["fields"].items()}}
-    if isinstance(x, dict):
-        return {k: decode(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [decode(v) for v in x]
-    if x in _NON_FINITE:  # a non-finite float (no argument is one of these three strings)
-        return float(x)
-    return x
 
 
 # --- what gets a vector -------------------------------------------------------------------

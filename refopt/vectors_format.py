@@ -1,4 +1,5 @@
-"""What ``refopt.vectors.load`` accepts: a test-vector file is data, checked before it is used.
+"""The test-vector codec (``encode``, ``decode``) and what ``refopt.vectors.load`` accepts: a
+test-vector file is data, checked before it is used.
 
 A file that is not JSON, is cut short, has another format or version, lacks its gradients or
 steps, holds an array whose shape does not match its data, names a rule or a framework
@@ -14,14 +15,55 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import flavors
 from .registry import RULES
 
-__all__ = ["read", "ARRAY_DTYPES", "MAX_DEPTH"]
+__all__ = ["encode", "decode", "read", "ARRAY_DTYPES", "MAX_DEPTH"]
 
 ARRAY_DTYPES = frozenset({"float16", "float32", "float64"})
 NON_FINITE = frozenset({"nan", "inf", "-inf"})
 MAX_DEPTH = 32  # a vector nests a params tree inside a state: a few levels
+
+
+def _number(x: float) -> float | str:
+    return x if math.isfinite(x) else ("nan" if math.isnan(x) else ("inf" if x > 0 else "-inf"))
+
+
+
+def encode(x: Any) -> Any:
+    """A JSON-ready copy of a params tree or a state (see the module docstring)."""
+    if hasattr(x, "_fields"):
+        return {"__state__": type(x).__name__, "fields": {f: encode(getattr(x, f)) for f in x._fields}}
+    if isinstance(x, dict):
+        return {str(k): encode(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [encode(v) for v in x]
+    if isinstance(x, (bool, int, str)) or x is None:
+        return x
+    if isinstance(x, float):
+        return _number(x)
+    a = np.asarray(x)
+    return {"__ndarray__": list(a.shape), "dtype": str(a.dtype),
+            "data": [_number(float(v)) for v in a.reshape(-1).tolist()]}
+
+
+def decode(x: Any) -> Any:
+    """Inverse of ``encode`` up to container types: arrays become NumPy arrays, a state a
+    dict with ``__state__`` and its fields decoded, tuples lists."""
+    if isinstance(x, dict) and "__ndarray__" in x:
+        data = [float(v) for v in x["data"]]
+        return np.array(data, dtype=x["dtype"]).reshape(x["__ndarray__"])
+    if isinstance(x, dict) and "__state__" in x:
+        return {"__state__": x["__state__"], **{k: decode(v) for k, v in x["fields"].items()}}
+    if isinstance(x, dict):
+        return {k: decode(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [decode(v) for v in x]
+    if x in NON_FINITE:  # a non-finite float (no argument is one of these three strings)
+        return float(x)
+    return x
 
 
 class _Bad(ValueError):
