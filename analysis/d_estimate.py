@@ -20,17 +20,18 @@ Each rule's own D (the norm its estimate bounds, refopt's docstrings): Euclidean
 whose :math:`\hat d = 2\rho/\lVert s\rVert` is the package's, twice the paper's (so only
 :math:`d \le 2D` is proven for it, tests/rules/test_dadapt_sgd.py); :math:`\lVert x_0 -
 x^*\rVert_\infty` for ``prodigy``, ``dadapt_adam`` and ``dadapt_adagrad`` (l1 norm of s below).
+``dadapt_adam_bc`` is D-Adapt Adam with bias correction on (optax.contrib ``dadapt_adamw``'s form).
 
 Problems: :math:`f(x) = \tfrac12\sum_i h_i (x_i - x^*_i)^2`, :math:`h` geometric from L = 1 to
-:math:`\mu = 1/\kappa`, :math:`x_0 = 0`, :math:`x^* = D u` (u a random unit vector), for kappa in
-{1, 1e2, 1e4} and D in {1e-3, 1, 1e3} (dimension 20), and dimension 200 once; the real rules at their
-defaults (d0 = 1e-6) for T steps; separately with noise :math:`g + \sigma\xi`, :math:`\sigma` = 0.3
-of the first gradient's RMS; and once with D below d0. Measured: max_t d_t/D, d_T/D, the steps to
-reach 10 % of D, and the implied step against the best fixed one: D-Adapt SGD (momentum 0) is
-gradient descent with lr :math:`d_t/\lVert g_1\rVert`, against :math:`2/(L+\mu)` (closed form) and the
-stability limit 2/L; the Adam forms are Adam with lr :math:`d\,(1-\beta_1^t)/\sqrt{1-\beta_2^t}`
-(no bias correction), against the best constant lr of bias-corrected Adam over a grid
-(``adam_best``).
+:math:`\mu = 1/\kappa`, :math:`x_0 = 0`, :math:`x^* = D u` (u a random unit vector, 3 seeds), for
+kappa in {1, 1e2, 1e4} and D in {1e-3, 1e3} (dimension 20), and dimension 200 once; the real rules at
+their defaults (d0 = 1e-6) for T = 500 steps; separately with noise :math:`g + \sigma\xi`,
+:math:`\sigma` = 0.3 of the first gradient's RMS; and once with D below d0. Measured: max_t d_t/D,
+d_T/D, the steps to reach 10 % of D, and the implied step against the best fixed one: D-Adapt SGD
+(momentum 0) is gradient descent with lr :math:`d_t/\lVert g_1\rVert`, against :math:`2/(L+\mu)`
+(closed form), the best fixed lr for T steps (``gd_best``, closed form) and the stability limit 2/L;
+the Adam forms are Adam with lr :math:`d\,(1-\beta_1^t)/\sqrt{1-\beta_2^t}` (d with bias
+correction), against the best constant lr of bias-corrected Adam over a grid (``adam_best``).
 """
 from __future__ import annotations
 
@@ -42,11 +43,16 @@ import refopt
 
 from .claim import Verdict, claim, figure
 
-RULES = ("prodigy", "dadapt_adam", "dadapt_sgd", "dadapt_adagrad")
+# name -> (refopt factory, its arguments); dadapt_adam_bc is optax.contrib's form (bias correction on)
+RULES = {"prodigy": ("prodigy", {}), "dadapt_adam": ("dadapt_adam", {}),
+         "dadapt_adam_bc": ("dadapt_adam", {"use_bias_correction": True}),
+         "dadapt_sgd": ("dadapt_sgd", {}), "dadapt_adagrad": ("dadapt_adagrad", {})}
 EUCLIDEAN = ("dadapt_sgd",)
-SIZES = {False: {"T": 1000, "kappas": (1.0, 1e2, 1e4), "distances": (1e-3, 1.0, 1e3), "dim": 20,
-                 "wide": (1e2, 1.0, 200)},
-         True: {"T": 200, "kappas": (1.0, 1e2), "distances": (1e-3, 1e3), "dim": 10, "wide": None}}
+BIAS_CORRECTED = ("dadapt_adam_bc",)
+SIZES = {False: {"T": 500, "kappas": (1.0, 1e2, 1e4), "distances": (1e-3, 1e3), "seeds": (0, 1, 2),
+                 "dim": 20, "wide": (1e2, 1.0, 200)},
+         True: {"T": 200, "kappas": (1.0, 1e2), "distances": (1e-3, 1e3), "seeds": (0, 1), "dim": 10,
+                "wide": None}}
 NOISE, FRACTION, BELOW_D0 = 0.3, 0.1, 1e-8
 ADAM_GRID = np.geomspace(1e-4, 3.0, 36)   # lr / D_inf
 BOUND_TOL = 1e-12
@@ -67,7 +73,8 @@ def run(name: str, h, x_star, T: int, noise: float = 0.0, seed: int = 1) -> dict
     """The real rule from x_0 = 0: d_t (the state's d after step t), f(x_t) - f*, and its lr
     (``dadapt_sgd``: d/||g_1||). A diverged run's non-finite values are left as they come."""
     rng = np.random.default_rng(seed)
-    opt = getattr(refopt, name)()
+    factory, kwargs = RULES[name]
+    opt = getattr(refopt, factory)(**kwargs)
     x = np.zeros_like(h)
     state = opt.init(x)
     sigma = noise * float(np.sqrt(np.mean((h * x_star) ** 2)))
@@ -114,6 +121,12 @@ def adam_best(h, x_star, T: int) -> float:
     return float(lrs[np.argmin(adam_tail(h, x_star, T, lrs))])
 
 
+def diverged(f: np.ndarray, case: dict) -> bool:
+    """f(x_T) - f* above f(x_0) - f*, or not finite."""
+    f0 = 0.5 * float(np.sum(case["h"] * case["x_star"] ** 2))
+    return not f[-1] <= f0
+
+
 def steps_to(d: np.ndarray, level: float) -> float:
     hit = np.flatnonzero(d >= level)
     return float(hit[0] + 1) if hit.size else np.inf
@@ -121,25 +134,26 @@ def steps_to(d: np.ndarray, level: float) -> float:
 
 @lru_cache(maxsize=2)
 def runs(quick: bool) -> dict:
-    """{(kind, kappa, dim, D): {"h", "x_star", "best_gd", "best_adam", rule: run}}, kind
-    "exact" or "noisy"; plus ("below_d0", ...) with D < d0."""
+    """{(kind, kappa, dim, D, seed): {"h", "x_star", "best_gd", "best_adam", rule: run}}, kind
+    "exact" or "noisy"; plus ("below_d0", ...) with D < d0. The seed draws x*'s direction."""
     s = SIZES[quick]
-    cases = [("exact", k, s["dim"], D) for k in s["kappas"] for D in s["distances"]]
+    cases = [("exact", k, s["dim"], D, seed)
+             for k in s["kappas"] for D in s["distances"] for seed in s["seeds"]]
     if s["wide"]:
         kappa, D, dim = s["wide"]
-        cases.append(("exact", kappa, dim, D))
-    cases += [("noisy", s["kappas"][-1], s["dim"], D) for D in s["distances"]]
-    cases += [("below_d0", 1.0, s["dim"], BELOW_D0)]
+        cases.append(("exact", kappa, dim, D, 0))
+    cases += [("noisy", s["kappas"][-1], s["dim"], D, 0) for D in s["distances"]]
+    cases += [("below_d0", 1.0, s["dim"], BELOW_D0, 0)]
     out = {}
-    for kind, kappa, dim, D in cases:
-        h, x_star = problem(kappa, dim, D)
+    for kind, kappa, dim, D, seed in cases:
+        h, x_star = problem(kappa, dim, D, seed)
         T = 20 if kind == "below_d0" else s["T"]
         res = {"h": h, "x_star": x_star, "T": T}
         if kind == "exact":
             res["best_gd"], res["best_adam"] = gd_best(h, x_star, T), adam_best(h, x_star, T)
         for name in RULES:
             res[name] = run(name, h, x_star, T, NOISE if kind == "noisy" else 0.0)
-        out[kind, kappa, dim, D] = res
+        out[kind, kappa, dim, D, seed] = res
     return out
 
 
@@ -150,34 +164,34 @@ def implied_adam_lr(d: float, t: int, beta1: float = 0.9, beta2: float = 0.999) 
 
 def findings(out: dict) -> dict[str, float]:
     figs: dict[str, float] = {}
+    exact = [r for k, r in out.items() if k[0] == "exact"]
+    below = [r for k, r in out.items() if k[0] == "below_d0"]
     for name in RULES:
+        def over_D(r, d):
+            return float(d) / distance(name, r["x_star"])
         for kind in ("exact", "noisy"):
-            cases = [(key, r) for key, r in out.items() if key[0] == kind]
-            ratio = [r[name]["d"] / distance(name, r["x_star"]) for _, r in cases]
-            figs[f"{name}_{kind}_max_d_over_D"] = float(max(np.nanmax(q) for q in ratio))
-            final = [r[name]["d_final"] / distance(name, r["x_star"]) for _, r in cases]
-            figs[f"{name}_{kind}_min_final_d_over_D"] = float(min(final))
-            figs[f"{name}_{kind}_diverged_runs"] = float(sum(not np.isfinite(r[name]["f"][-1])
-                                                             for _, r in cases))
-        exact = [r for key, r in out.items() if key[0] == "exact"]
-        if name == "dadapt_adam":
-            figs["dadapt_adam_exact_max_d_over_D2"] = float(max(
-                np.nanmax(r[name]["d"]) / np.linalg.norm(r["x_star"]) for r in exact))
+            cases = [r for k, r in out.items() if k[0] == kind]
+            figs[f"{name}_{kind}_max_d_over_D"] = max(over_D(r, np.nanmax(r[name]["d"])) for r in cases)
+            figs[f"{name}_{kind}_min_final_d_over_D"] = min(over_D(r, r[name]["d_final"]) for r in cases)
+            figs[f"{name}_{kind}_diverged_runs"] = float(sum(diverged(r[name]["f"], r) for r in cases))
         steps = [steps_to(r[name]["d"], FRACTION * distance(name, r["x_star"])) for r in exact]
         reached = [n for n in steps if np.isfinite(n)]
         figs[f"{name}_problems_reaching_tenth_of_D"] = float(len(reached))
         figs[f"{name}_max_steps_to_tenth_of_D_where_reached"] = float(max(reached, default=0.0))
-        below = next(r for key, r in out.items() if key[0] == "below_d0")
-        figs[f"{name}_below_d0_d_over_D"] = float(below[name]["d"][-1] / distance(name, below["x_star"]))
+        figs[f"{name}_below_d0_d_over_D"] = over_D(below[0], below[0][name]["d"][-1])
         if name == "dadapt_sgd":
-            lr = [r[name]["lr"] / (2 / (1 + r["h"].min())) for r in exact]
-            figs["dadapt_sgd_max_lr_over_2_over_L_plus_mu"] = float(np.nanmax(lr))
+            figs["dadapt_sgd_max_lr_over_2_over_L_plus_mu"] = max(r[name]["lr"] * (1 + r["h"].min()) / 2
+                                                                  for r in exact)
             figs["dadapt_sgd_max_lr_over_best_gd"] = float(max(r[name]["lr"] / r["best_gd"] for r in exact))
-            figs["dadapt_sgd_runs_past_2_over_L"] = float(sum(r[name]["lr"] > 2.0 for r in exact))
+            figs["dadapt_sgd_runs_past_2_over_L"] = float(sum(r[name]["lr"] > 2.0 for r in exact))  # L = 1
         elif name != "dadapt_adagrad":
-            q = [implied_adam_lr(r[name]["d"][-1], r["T"]) / r["best_adam"] for r in exact]
+            bias = name in BIAS_CORRECTED   # its step is then d times Adam's corrected direction
+            lr = [r[name]["d_final"] if bias else implied_adam_lr(r[name]["d_final"], r["T"]) for r in exact]
+            q = [x / r["best_adam"] for x, r in zip(lr, exact)]
             figs[f"{name}_min_lr_over_best_adam"], figs[f"{name}_max_lr_over_best_adam"] = min(q), max(q)
-    figs["problems_exact"] = float(sum(k[0] == "exact" for k in out))
+    figs["dadapt_adam_exact_max_d_over_D2"] = max(
+        float(np.nanmax(r["dadapt_adam"]["d"]) / np.linalg.norm(r["x_star"])) for r in exact)
+    figs["problems_exact"] = float(len(exact))
     figs["worst_max_d_over_D_exact"] = max(figs[f"{n}_exact_max_d_over_D"] for n in RULES)
     return figs
 
@@ -214,31 +228,33 @@ def verdict_of(figs: dict) -> str:
        "quadratics, kappa 1 to 1e4, D 1e-3 to 1e3, the real rules at their defaults",
        source_line=473)  # the notes: AdaDelta's "no learning rate" promise is oversold
 def d_estimate_below_D(quick: bool) -> Verdict:
-    figs = findings(runs(quick))
-    p = parts(figs)
-    v = verdict_of(figs)
+    figs = f = findings(runs(quick))
+    p, v, n = parts(figs), verdict_of(figs), figs["problems_exact"]
+    listed = lambda names: ", ".join(names) or "none"  # noqa: E731
 
     def per_rule(key, fmt=".3g"):
         return ", ".join(f"{n} {figs[f'{n}_{key}']:{fmt}}" for n in RULES)
-
-    def listed(names):
-        return ", ".join(names) or "none"
-    n, f = figs["problems_exact"], figs
     sgd = (f"D-Adapt SGD is GD with lr d/||g_1||, up to "
            f"{f['dadapt_sgd_max_lr_over_2_over_L_plus_mu']:.3g} x 2/(L+mu) and "
            f"{f['dadapt_sgd_max_lr_over_best_gd']:.3g} x the best fixed lr for T steps, past the "
            f"stability limit 2/L in {f['dadapt_sgd_runs_past_2_over_L']:.0f} runs, of which "
-           f"{f['dadapt_sgd_exact_diverged_runs']:.0f} diverged to inf/NaN (its lr takes ||g_1|| for the "
+           f"{f['dadapt_sgd_exact_diverged_runs']:.0f} ended above f(x_0) or not finite (its lr takes "
+           f"||g_1|| for the "
            f"Lipschitz constant G; the lemma bounds d, not the step)")
     adam = (f"Prodigy's implied Adam lr is {f['prodigy_min_lr_over_best_adam']:.3g} to "
             f"{f['prodigy_max_lr_over_best_adam']:.3g} x the grid-best constant Adam lr, D-Adapt Adam's "
-            f"{f['dadapt_adam_min_lr_over_best_adam']:.3g} to {f['dadapt_adam_max_lr_over_best_adam']:.3g} x")
+            f"{f['dadapt_adam_min_lr_over_best_adam']:.3g} to "
+            f"{f['dadapt_adam_max_lr_over_best_adam']:.3g} x, "
+            f"with bias correction {f['dadapt_adam_bc_min_lr_over_best_adam']:.3g} to "
+            f"{f['dadapt_adam_bc_max_lr_over_best_adam']:.3g} x (the grid's spacing, "
+            f"{ADAM_GRID[1] / ADAM_GRID[0]:.2f}x, is these ratios' resolution)")
     detail = (
         f"Of the {len(RULES)} rules, d_t stays below D on exact gradients for {listed(p['below'])}; "
         f"ends within {FACTOR:g}x of D for {listed(p['near'])}; implies a step within {FACTOR:g}x of the "
         f"best fixed one, never diverging, for {listed(p['step'])}. Max over t and {n:.0f} exact-gradient "
         f"problems of d_t/D: {per_rule('exact_max_d_over_D')} (D in each rule's norm: Euclidean for "
-        f"dadapt_sgd, infinity for the others; dadapt_adam's against the Euclidean D: "
+        f"dadapt_sgd, infinity for the others; dadapt_adam_bc is D-Adapt Adam with bias correction; "
+        f"dadapt_adam's against the Euclidean D: "
         f"{f['dadapt_adam_exact_max_d_over_D2']:.3g}); lowest final d_T/D: "
         f"{per_rule('exact_min_final_d_over_D')}; problems where d reaches {FRACTION} D: "
         f"{per_rule('problems_reaching_tenth_of_D', '.0f')} of {n:.0f}, within at most "
@@ -256,21 +272,26 @@ def d_estimate_below_D(quick: bool) -> Verdict:
 def draw(quick: bool, outdir) -> None:
     import matplotlib.pyplot as plt
     out = runs(quick)
-    fig, axes = plt.subplots(1, len(RULES), figsize=(13, 4.6), sharey=True)
+    fig, axes = plt.subplots(1, len(RULES), figsize=(15, 4.4), sharey=True)
     for ax, name in zip(axes, RULES):
-        for i, (key, r) in enumerate(k for k in out.items() if k[0][0] != "below_d0"):
-            kind, kappa, dim, D = key
+        labelled = set()
+        for (kind, kappa, dim, D, seed), r in out.items():
+            if kind == "below_d0":
+                continue
+            group = f"{kind}, kappa {kappa:g}" + (f", n {dim}" if dim != SIZES[quick]["dim"] else "")
             q = r[name]["d"] / distance(name, r["x_star"])
-            ax.loglog(np.arange(1, len(q) + 1), q, lw=0.9, ls="-" if kind == "exact" else ":",
-                      color=plt.cm.tab20(i % 20), label=f"{kind}, kappa {kappa:g}, D {D:g}, n {dim}")
+            colour = SIZES[quick]["kappas"].index(kappa) + 3 * (dim != SIZES[quick]["dim"])
+            ax.loglog(np.arange(1, len(q) + 1), q, lw=0.8, ls="-" if kind == "exact" else ":",
+                      color=f"C{colour}", label=None if group in labelled else group)
+            labelled.add(group)
         ax.axhline(1.0, c="k", lw=0.8)
         ax.set(title=name, xlabel="step t")
         ax.title.set_fontsize(9)
     axes[0].set_ylabel("d_t / D (D in the rule's norm)")
     axes[0].set_ylim(1e-10, 3)
-    fig.legend(*axes[0].get_legend_handles_labels(), fontsize=6, ncol=5, loc="lower center", frameon=False)
-    fig.suptitle("d_t / D on convex quadratics, d0 = 1e-6 (solid: exact gradients, dotted: noisy); line: 1",
-                 fontsize=9)
-    fig.tight_layout(rect=(0, 0.14, 1, 1))
+    axes[0].legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"d_t / D on convex quadratics (D {', '.join(f'{D:g}' for D in SIZES[quick]['distances'])}, "
+                 f"x* directions {len(SIZES[quick]['seeds'])} seeds), d0 = 1e-6; line: 1", fontsize=9)
+    fig.tight_layout()
     fig.savefig(outdir / "d_estimate.png", dpi=110)
     plt.close(fig)

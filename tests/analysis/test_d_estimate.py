@@ -70,6 +70,14 @@ def test_dadapt_adam_passes_the_infinity_norm_distance_where_prodigy_stays_below
             peak[name] = max(peak[name], state.d / d_inf)
     assert peak["dadapt_adam"] > 1.01
     assert peak["prodigy"] <= 1.0
+    # bias correction (optax.contrib's form) does not mend it: another direction of x*
+    h, x_star = de.problem(1e2, 20, 1e-3, seed=2)
+    opt, x = refopt.dadapt_adam(use_bias_correction=True), np.zeros(20)
+    state, peak_bc = opt.init(x), 0.0
+    for _ in range(300):
+        x, state = opt.step(x, h * (x - x_star), state)
+        peak_bc = max(peak_bc, state.d / np.max(np.abs(x_star)))
+    assert peak_bc > 1.01
 
 
 def _figs(**over):
@@ -91,4 +99,11 @@ def test_the_verdict_follows_the_bar():
     assert de.verdict_of(_figs(dadapt_adam_min_lr_over_best_adam=0.2)) == "conditional"   # too small a step
     assert de.verdict_of(_figs(dadapt_adam_exact_max_d_over_D=1.04)) == "false"
     step = de.parts(_figs(dadapt_sgd_max_lr_over_best_gd=4.1))["step"]
-    assert step == ["prodigy", "dadapt_adam", "dadapt_adagrad"]
+    assert step == ["prodigy", "dadapt_adam", "dadapt_adam_bc", "dadapt_adagrad"]
+
+
+def test_a_run_counts_as_diverged_above_its_start_or_not_finite():
+    case = {"h": np.array([1.0, 0.5]), "x_star": np.array([2.0, 2.0])}   # f(x_0) - f* = 2 + 1 = 3
+    assert not de.diverged(np.array([5.0, 2.9]), case)
+    assert de.diverged(np.array([1.0, 3.1]), case)
+    assert de.diverged(np.array([1.0, np.nan]), case) and de.diverged(np.array([np.inf]), case)
