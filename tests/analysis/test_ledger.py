@@ -12,7 +12,8 @@ KEYS = {"id", "statement", "source_line", "verdict", "figures", "detail"}
 REQUIRED = {"ewma-window", "ewma-bias", "momentum-forms", "nesterov-forms", "adam-vs-rmsprop-momentum",
             "adam-first-step-no-bias-correction", "adam-adagrad-limit", "adam-step-bound",
             "adam-scale-invariance", "adamax-lp-limit", "adamax-step-bound", "nadam-forms",
-            "reddi-counterexample", "regret-exponents", "adadelta-units", "beta-condition", "reddi-phase"}
+            "reddi-counterexample", "regret-exponents", "adadelta-units", "beta-condition", "reddi-phase",
+            "prodigy-d-estimate", "ademamix-slow-window"}
 
 
 def test_command_writes_the_ledger_in_its_format(tmp_path):
