@@ -34,7 +34,8 @@ from ..rules.muon import flag
 from .pytorch_optimizer_dadapt import DAdaptAdaGrad, DAdaptAdam, DAdaptSGD, Prodigy
 from .pytorch_optimizer_more import ADOPT, AdEMAMix
 from .pytorch_optimizer_schedule_free import ScheduleFreeAdamW, ScheduleFreeSGD
-from .pytorch_optimizer_muon import MARS, Muon, NorMuon
+from .pytorch_optimizer_mars import MARS
+from .pytorch_optimizer_muon import Muon, NorMuon
 from .pytorch_optimizer_rules import by_ndim, debiased_lr, finish, no_extras, refuse
 from .torch import _betas, negated
 
