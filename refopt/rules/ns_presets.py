@@ -103,6 +103,13 @@ PRESETS = {
                                   "pytorch-optimizer 'polar_express_safer'"),
 }
 ALIASES = {"standard": "jordan", "original": "jordan", "quintic": "dion"}
+# each library's preset names -> ours (pytorch-optimizer's "polar_express" is not the paper's)
+LIBRARY_NAMES = {
+    "optax.contrib": {"standard": "jordan", "dion": "dion"},
+    "pytorch_optimizer": {"original": "jordan", "quintic": "dion",
+                          "polar_express": "polar_express_l1e-3_s1e-2",
+                          "polar_express_safer": "polar_express_s2e-2"},
+}
 
 
 def preset(name: str) -> Preset:
@@ -133,6 +140,16 @@ def validated(ns_coefficients):
         return tuple(tuple(float(v) for v in x) for x in ns_coefficients)
     raise ValueError(f"ns_coefficients must be a preset name, three finite numbers (a, b, c) or a "
                      f"non-empty sequence of such triples (one per iteration), got {ns_coefficients!r}")
+
+
+def unscaled_schedule(coefficients, steps: int, who: str) -> tuple:
+    """``schedule``'s triples for an implementation whose normalisation has no safety factor (torch's,
+    pytorch-optimizer's): a preset that scales the norm is a ValueError naming ``who``."""
+    triples, safety = schedule(coefficients, steps)
+    if safety != 1.0:
+        raise ValueError(f"ns_coefficients={coefficients!r} divides by {safety} ||G||_F, which {who}'s "
+                         f"Newton-Schulz does not; pass its triples instead")
+    return triples
 
 
 def schedule(coefficients, steps: int) -> tuple[tuple, float]:

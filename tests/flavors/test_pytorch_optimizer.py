@@ -108,7 +108,7 @@ REFUSED = [
     ("AdaBelief", dict(rectify=True), "rectify=True"),
     ("AdaBelief", dict(ams_bound=True), "ams_bound=True"),
     ("AdaBelief", dict(adanorm=True), "adanorm=True"),
-    ("Muon", dict(ns_coeffs="quintic"), "ns_coeffs='quintic'"),
+    ("Muon", dict(ns_coeffs="cubic"), "ns_coeffs='cubic' is none of its presets"),
     ("Muon", dict(ns_method="gram_newton_schulz"), "ns_method"),
     ("NorMuon", dict(use_adjusted_lr=True), "use_adjusted_lr=True"),
     ("MARS", dict(mars_type="lion"), "mars_type='lion'"),

@@ -24,10 +24,8 @@ from refopt.rules import ns_presets
 from refopt.rules.muon import newton_schulz
 
 # the libraries' preset names and ours (pytorch-optimizer's 'polar_express' is not the paper's)
-OPTAX_NAMES = {"standard": "jordan", "dion": "dion"}
-PYTORCH_OPTIMIZER_NAMES = {"original": "jordan", "quintic": "dion",
-                           "polar_express": "polar_express_l1e-3_s1e-2",
-                           "polar_express_safer": "polar_express_s2e-2"}
+OPTAX_NAMES = ns_presets.LIBRARY_NAMES["optax.contrib"]
+PYTORCH_OPTIMIZER_NAMES = ns_presets.LIBRARY_NAMES["pytorch_optimizer"]
 
 
 def matrix(rows=24, cols=16, kappa=10.0, seed=0):
