@@ -83,7 +83,7 @@ SPECS = [
     Spec(
         "MARS (AdamW form)",
         ("mars",),
-        "Yuan et al. (2024), Algorithm 2: c = g + gamma b1/(1-b1) (g - g_prev), clipped to norm 1 per "
+        "Yuan et al. (2024), MARS-AdamW: c = g + gamma b1/(1-b1) (g - g_prev), clipped to norm 1 per "
         "tensor (the authors' code; the algorithm writes one parameter vector), then Adam with "
         "m_hat / (sqrt(s_hat) + eps) and decoupled decay on every leaf (refopt: lr 3e-3, betas "
         "0.95/0.99, gamma 0.025, eps 1e-8, as the authors' mars.py)",
@@ -102,8 +102,8 @@ SPECS = [
                               refopt.adamw(lr=3e-3, beta1=0.9, beta2=0.95, weight_decay=3e-4)))],
         {"pytorch_optimizer.MARS": (lambda: refopt.mars(), lambda: P.MARS())},
         "optax's pull requests read other formulas (#1689: c = g + (1-gamma)(c_prev - g_prev), no clip; "
-        "#1562: only the correction clipped, by a global norm, none at t = 1; #1697: no clip): after 10 "
-        "steps of the mixed stream they are 1.55 to 2.04 times the rule's displacement away, after 1 "
-        "step 1.6e-6 (tests/rules/test_mars.py).",
+        "#1562: only the correction clipped, by a global norm, none at t = 1; #1697: clip optional, taken "
+        "off): after 10 steps of the mixed stream they are 1.55 to 2.04 times the rule's displacement "
+        "away, after 1 step 1.6e-6 (tests/rules/test_mars.py).",
     ),
 ]

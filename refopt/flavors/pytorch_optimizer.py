@@ -6,7 +6,8 @@ r"""pytorch-optimizer's optimizers as refopt optimizers: its class names, argume
 the canonical rule with its knobs set: Lion, Adan (``debias=True, eps_inside=False``), LARS
 (the paper form on arrays of ndim >= 2, momentum SGD on the others, by ``refopt.partition``),
 Shampoo, AdaBelief (its ``eps`` both added to the stored :math:`s` and outside the root), NorMuon,
-MARS (``mars_type="shampoo"``: MARS-M with Muon's shape factor on matrices, AdamW on the rest),
+MARS (``pytorch_optimizer_mars``: ``mars_type="adamw"``, its default, is ``refopt.mars`` with its
+eps placement on matrices; ``"shampoo"`` is MARS-M with Muon's shape factor; AdamW on the rest),
 Muon (``refopt.flavors.torch.Muon``: the same algorithm as ``torch.optim.Muon``) and Yogi
 (``refopt.yogi(bias_correction="moments")``, both moments started at ``initial_accumulator``).
 

@@ -1,5 +1,6 @@
-r"""pytorch-optimizer's Muon family as refopt optimizers: ``Muon``, ``NorMuon`` and ``MARS``
-(``mars_type="shampoo"``), over 2-D leaves in one ``use_muon=True`` group.
+r"""pytorch-optimizer's Muon family as refopt optimizers: ``Muon`` and ``NorMuon`` over 2-D leaves in
+one ``use_muon=True`` group, and the bfloat16 rule of ``MARS(mars_type="shampoo")`` (the constructor
+is in ``pytorch_optimizer_mars``). ``ns_coeffs`` takes their preset names (``refopt.rules.ns_presets``).
 
 pytorch-optimizer runs their Newton-Schulz in bfloat16 whatever the params' dtype, and so do
 these constructors by default (``newton_schulz_dtype="bfloat16"``, through
@@ -22,8 +23,7 @@ from ..rules.mars_m import MarsMState, clip_to_unit_norm
 from ..rules.muon import NS_COEFFICIENTS, choice, flag, frobenius, matrix_check, ns_settings, shape_factor
 from ..rules.normuon import NorMuonState, row_mean_square
 from . import bfloat16, torch_muon
-from .pytorch_optimizer_rules import by_ndim, finish, ns_coefficients, no_extras, refuse
-from .torch import _betas, decoupled, negated
+from .pytorch_optimizer_rules import finish, ns_coefficients, no_extras, refuse
 
 __all__ = ["Muon", "NorMuon"]  # MARS: pytorch_optimizer_mars, with its "shampoo" rule below
 

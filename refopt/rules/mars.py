@@ -18,18 +18,31 @@ gradient is state. This is the *approximate* variant (the authors' default, ``is
 :math:`\nabla f(w_{t-2}, \xi_t)`: pass it as ``opt.step(params, grads, state, prev_grad=tree)``.
 
 Yuan, Liu, Wu, Zhou & Gu (2024), "MARS: Unleashing the Power of Variance Reduction for Training
-Large Models", arXiv 2411.10438, Algorithm 2 (MARS-AdamW; Algorithm 1 with the AdamW
-preconditioner, clipping on), and the authors' AGI-Arena/MARS ``mars.py`` (``mars_type="mars-adamw"``),
-whose constructor defaults are below. ``refopt.mars_m`` is the matrix (Muon) form; its clip is this one.
+Large Models", arXiv 2411.10438: the MARS framework with the AdamW preconditioner, its MARS-AdamW
+algorithm (Algorithms 1-2 as issue 16 cites them; the numbering was not checked against the PDF),
+and the authors' AGI-Arena/MARS ``mars.py`` (``mars_type="mars-adamw"``), whose constructor defaults
+are below; the authors' code is not on the package registry (no such package on PyPI), so it is
+checked as its update written out in NumPy (tests/rules/test_mars.py, 6.4e-16).
+``refopt.mars_m`` is the matrix (Muon) form; its clip is this one.
 
-Differences met (measured in ``refopt/conventions/beyond.py``):
+Differences met, measured (update relative error at step 1 over the mixed stream unless said):
 
-* pytorch-optimizer ``MARS(mars_type="adamw")`` adds its eps before the bias correction,
-  :math:`\hat m / ((\sqrt{s + 10^{-15}} + \epsilon)/\sqrt{1-\beta_2^t})`: its flavor passes
-  :math:`\epsilon_t = \epsilon/\sqrt{1-\beta_2^t}`
-  and ``eps_root`` :math:`10^{-15}/(1-\beta_2^t)`. It and the authors' code send leaves of ndim < 2
-  to plain AdamW (``lr_1d``, ``betas_1d``, ``weight_decay_1d``) unless ``optimize_1d=True``.
-* The authors' code: eps after the bias correction as here, decay :math:`\eta\lambda w` as here.
+* pytorch-optimizer 4.1.0 ``MARS(mars_type="adamw")`` adds eps before the bias correction and
+  1e-15 to s inside the root, :math:`\hat m / ((\sqrt{s + 10^{-15}} + \epsilon)/\sqrt{1-\beta_2^t})`:
+  worth 8.2e-6 and 4.1e-10 at its defaults (its flavor passes ``eps`` :math:`\epsilon/\sqrt{1-\beta_2^t}`
+  and ``eps_root`` :math:`10^{-15}/(1-\beta_2^t)`, then equals it to 9.8e-14). It and the authors'
+  code send leaves of ndim < 2 to plain AdamW (``lr_1d``, ``betas_1d``, ``weight_decay_1d``: no
+  correction, no clip) unless ``optimize_1d=True`` (``refopt/conventions/beyond.py``).
+* The authors' code: the rule's lines (eps after the bias correction, decay :math:`\eta\lambda w`).
+* optax has no MARS (0.2.8); its pull requests read other formulas (from their descriptions;
+  modelled in NumPy in tests/rules/test_mars.py). #1697 (closed): this :math:`c_t`, clipping
+  optional (modelled off). #1560/#1562 (closed): only the correction
+  :math:`\gamma\beta_1/(1-\beta_1)(g_t - g_{t-1})` clipped, by a global norm (modelled at 1), and
+  none at t = 1. #1689 (open): STORM's recursion :math:`c_t = g_t + (1-\gamma)(c_{t-1} - g_{t-1})`,
+  :math:`c_1 = g_1`, no clip. One step cannot tell them apart (Adam's first step is
+  :math:`\mathrm{sign}(c_1)` up to eps: 1.7e-6, 1.6e-6, 1.6e-6 of the rule's displacement); after
+  10 steps they are 1.55, 1.75 and 2.04 times the rule's displacement away (the stream's spikes of
+  100 pass unclipped, or clipped only in the correction).
 
 =========  ====================  =============================================
 symbol     argument              default

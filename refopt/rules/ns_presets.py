@@ -24,16 +24,18 @@ name (aliases)                 s       source
 ``dion`` (``quintic``)         1       optax.contrib ``dion`` (cites Ahn et al. 2025, "Dion",
                                        arXiv 2504.05295); pytorch-optimizer ``quintic``
                                        (credited to modded-nanogpt): the same five triples
-``polar_express_l1e-3_s1e-2``  1       pytorch-optimizer ``polar_express``: eight triples from
-                                       the authors' ``optimal_composition`` with safety
-                                       :math:`10^{-2}` folded into the coefficients (not the
-                                       paper's Algorithm 1 numbers)
-``polar_express_s2e-2``        1       pytorch-optimizer ``polar_express_safer`` (safety
-                                       :math:`2\cdot 10^{-2}` folded in)
+``polar_express_l1e-3_s1e-2``  1       pytorch-optimizer ``polar_express``, eight triples its
+                                       source comments as "safety 1e-2" (other numbers than
+                                       the paper's Algorithm 1; their origin not checked)
+``polar_express_s2e-2``        1       pytorch-optimizer ``polar_express_safer`` ("safety
+                                       2e-2" in its comment)
 =============================  ======  ==================================================
 
 The numbers are checked against each source: the libraries' constants read from the installed
 packages at test time, the paper's Algorithm 1 typed from the paper (tests/rules/test_ns_presets.py).
+``LIBRARY_NAMES`` maps optax's and pytorch-optimizer's preset names to these; their flavors take
+them (tests/flavors/test_ns_preset_flavors.py). ``muon``, ``moonlight``, ``normuon`` and ``mars_m``
+take a name or triples as ``ns_coefficients``.
 """
 from __future__ import annotations
 
