@@ -1,12 +1,16 @@
 """The convention tables of the requested rules beyond the cheat sheet that the frameworks ship
-(issue 16): Schedule-Free SGD and AdamW, Prodigy and D-Adaptation Adam (``refopt.conventions.spec``).
-The authors' packages and pytorch-optimizer are not columns here: their departures are measured
-in the rules' and flavors' docstrings and tests."""
+(issue 16): Schedule-Free SGD and AdamW, Prodigy and D-Adaptation Adam (``refopt.conventions.spec``),
+and MARS, which none of the three ships: its table measures pytorch-optimizer's departures (its
+flavor equals it to 1e-10), the one implementation on the package registry. The authors' packages
+and pytorch-optimizer are otherwise not columns here: their departures are measured in the rules'
+and flavors' docstrings and tests."""
 import refopt
 from refopt.flavors import keras as K
 from refopt.flavors import optax as O
+from refopt.flavors import pytorch_optimizer as P
+from refopt.flavors.pytorch_optimizer_rules import by_ndim
 
-from .spec import Diff, Spec
+from .spec import Diff, Spec, eps_hat
 
 SPECS = [
     Spec(
@@ -75,5 +79,31 @@ SPECS = [
         [Diff("bias correction on", "optax", lambda: refopt.dadapt_adam(),
               lambda: refopt.dadapt_adam(use_bias_correction=True))],
         {"optax.contrib.dadapt_adamw": (lambda: refopt.dadapt_adam(), lambda: O.contrib.dadapt_adamw())},
+    ),
+    Spec(
+        "MARS (AdamW form)",
+        ("mars",),
+        "Yuan et al. (2024), MARS-AdamW: c = g + gamma b1/(1-b1) (g - g_prev), clipped to norm 1 per "
+        "tensor (the authors' code; the algorithm writes one parameter vector), then Adam with "
+        "m_hat / (sqrt(s_hat) + eps) and decoupled decay on every leaf (refopt: lr 3e-3, betas "
+        "0.95/0.99, gamma 0.025, eps 1e-8, as the authors' mars.py)",
+        {"torch": "no MARS in torch 2.13 (pytorch-optimizer 4.1.0 MARS; the authors' AGI-Arena/MARS is "
+                  "not on the package registry)",
+         "optax": "no MARS in optax 0.2.8 (PR #1689 open, #1560/#1562/#1697 closed: refopt.rules.mars)",
+         "keras": "no MARS in keras 3.15.1"},
+        [("implementations", "pytorch-optimizer MARS(mars_type='adamw'), its default", "-", "-", "-")],
+        [Diff("eps before the bias correction, eps / sqrt(1 - b2^t)", "pytorch-optimizer",
+              lambda: refopt.mars(), lambda: refopt.mars(eps=eps_hat(1e-8, 0.99))),
+         Diff("1e-15 added to s inside the root", "pytorch-optimizer",
+              lambda: refopt.mars(), lambda: refopt.mars(eps_root=lambda t: 1e-15 / (1 - 0.99**t))),
+         Diff("leaves of ndim < 2 by AdamW (lr_1d 3e-3, betas_1d 0.9/0.95, weight_decay_1d 0.1)",
+              "pytorch-optimizer, the authors' code (optimize_1d=False)", lambda: refopt.mars(),
+              lambda: by_ndim(refopt.mars(),
+                              refopt.adamw(lr=3e-3, beta1=0.9, beta2=0.95, weight_decay=3e-4)))],
+        {"pytorch_optimizer.MARS": (lambda: refopt.mars(), lambda: P.MARS())},
+        "optax's pull requests read other formulas (#1689: c = g + (1-gamma)(c_prev - g_prev), no clip; "
+        "#1562: only the correction clipped, by a global norm, none at t = 1; #1697: clip optional, taken "
+        "off): after 10 steps of the mixed stream they are 1.55 to 2.04 times the rule's displacement "
+        "away, after 1 step 1.6e-6 (tests/rules/test_mars.py).",
     ),
 ]

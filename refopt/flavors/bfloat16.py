@@ -40,6 +40,8 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 
+from ..rules import ns_presets
+
 __all__ = ["DTYPES", "bf", "from_float64", "matmul", "addmm", "newton_schulz", "scaled"]
 
 DTYPES = ("bfloat16", "float64")  # the values of the flavors' ``newton_schulz_dtype``
@@ -87,12 +89,12 @@ def newton_schulz(G, steps=5, coefficients=(3.4445, -4.7750, 2.0315), eps=1e-7):
     if not isinstance(G, np.ndarray) or G.ndim != 2:
         raise TypeError(f"the bfloat16 Newton-Schulz emulation takes a 2-D NumPy array, got "
                         f"{type(G).__name__} of shape {getattr(G, 'shape', None)}")
-    a, b, c = coefficients
+    triples = ns_presets.unscaled_schedule(coefficients, steps, "the bfloat16 emulation")
     X = from_float64(G)
     tall = X.shape[0] > X.shape[1]
     X = X.T if tall else X
     X = bf(X / np.maximum(frobenius(X), bf(_F32(eps))))
-    for _ in range(steps):
+    for a, b, c in triples:
         A = bf(matmul(X, X.T))
         B = addmm(A, A, A, beta=b, alpha=c)
         X = addmm(X, B, X, beta=a)

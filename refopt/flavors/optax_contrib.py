@@ -6,10 +6,29 @@ import types
 
 import refopt
 
+from ..rules import ns_presets
 from .optax_precision import default_only, storage_dtype, stored_in
 from .optax_schedules import scheduled
 
 __all__ = ["contrib", "muon"]
+
+
+def _ns_schedule(ns_coeffs, ns_steps):
+    """optax's reading of ``ns_coeffs``: a preset name ('standard', 'dion') as its numbers; a 2-D
+    (n, 3) schedule runs its n triples whatever ``ns_steps`` is, and n > ns_steps is an error."""
+    if isinstance(ns_coeffs, str):
+        names = ns_presets.LIBRARY_NAMES["optax.contrib"]
+        if ns_coeffs not in names:
+            raise ValueError(f"ns_coeffs={ns_coeffs!r}: unknown preset; optax's are {tuple(names)}")
+        triples = ns_presets.PRESETS[names[ns_coeffs]].coefficients
+        ns_coeffs = triples[0] if len(triples) == 1 else triples  # 'standard' is optax's (3,) array
+    value = ns_presets.validated(ns_coeffs)
+    if isinstance(value[0], tuple):
+        if len(value) > ns_steps:
+            raise ValueError(f"ns_coeffs: {len(value)} triples for ns_steps={ns_steps} (optax: 'Not enough "
+                             f"coeffs to perform {ns_steps} steps')")
+        return value, len(value)
+    return value, ns_steps
 
 
 @scheduled
@@ -22,15 +41,15 @@ def muon(learning_rate, ns_coeffs=(3.4445, -4.775, 2.0315), ns_steps=5, beta=0.9
     ``refopt.flavors.optax.adamw`` (``adam_*`` settings, muon's ``eps``, ``nesterov`` and
     ``mu_dtype``, lr ``adam_learning_rate`` or ``learning_rate``), routed by ``refopt.partition``
     as optax's ``combine.partition`` does. ``mu_dtype``: both momenta stored in it, as optax
-    does (``optax_precision``). Only the ``frobenius`` preconditioning, fixed coefficients,
-    the default dimension numbers and the width scaling (``consistent_rms=None``) are supported."""
+    does (``optax_precision``). ``ns_coeffs``: a triple, optax's presets or an (n, 3) schedule
+    (``_ns_schedule``). Only the ``frobenius`` preconditioning, the default dimension numbers and
+    the width scaling (``consistent_rms=None``) are supported."""
     from .optax import adamw  # optax.py imports this module: adamw is read when muon is built
 
     default_only(weight_decay_mask=(weight_decay_mask, None), adaptive=(adaptive, False),
                   preconditioning=(preconditioning, "frobenius"), consistent_rms=(consistent_rms, None),
                   muon_weight_dimension_numbers=(muon_weight_dimension_numbers, None))
-    if isinstance(ns_coeffs, str):
-        raise ValueError(f"ns_coeffs={ns_coeffs!r}: only a tuple (a, b, c) is supported")
+    ns_coeffs, ns_steps = _ns_schedule(ns_coeffs, ns_steps)
     dtype = storage_dtype("mu_dtype", mu_dtype)
     matrix = refopt.muon(lr=learning_rate, beta1=beta, weight_decay=weight_decay, eps=eps, nesterov=nesterov,
                          ns_steps=ns_steps, ns_coefficients=ns_coeffs, bias_correction=True, layout="in_out")

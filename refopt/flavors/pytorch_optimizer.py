@@ -6,7 +6,8 @@ r"""pytorch-optimizer's optimizers as refopt optimizers: its class names, argume
 the canonical rule with its knobs set: Lion, Adan (``debias=True, eps_inside=False``), LARS
 (the paper form on arrays of ndim >= 2, momentum SGD on the others, by ``refopt.partition``),
 Shampoo, AdaBelief (its ``eps`` both added to the stored :math:`s` and outside the root), NorMuon,
-MARS (``mars_type="shampoo"``: MARS-M with Muon's shape factor on matrices, AdamW on the rest),
+MARS (``pytorch_optimizer_mars``: ``mars_type="adamw"``, its default, is ``refopt.mars`` with its
+eps placement on matrices; ``"shampoo"`` is MARS-M with Muon's shape factor; AdamW on the rest),
 Muon (``refopt.flavors.torch.Muon``: the same algorithm as ``torch.optim.Muon``) and Yogi
 (``refopt.yogi(bias_correction="moments")``, both moments started at ``initial_accumulator``).
 
@@ -34,7 +35,8 @@ from ..rules.muon import flag
 from .pytorch_optimizer_dadapt import DAdaptAdaGrad, DAdaptAdam, DAdaptSGD, Prodigy
 from .pytorch_optimizer_more import ADOPT, AdEMAMix
 from .pytorch_optimizer_schedule_free import ScheduleFreeAdamW, ScheduleFreeSGD
-from .pytorch_optimizer_muon import MARS, Muon, NorMuon
+from .pytorch_optimizer_mars import MARS
+from .pytorch_optimizer_muon import Muon, NorMuon
 from .pytorch_optimizer_rules import by_ndim, debiased_lr, finish, no_extras, refuse
 from .torch import _betas, negated
 

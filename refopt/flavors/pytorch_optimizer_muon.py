@@ -1,5 +1,6 @@
-r"""pytorch-optimizer's Muon family as refopt optimizers: ``Muon``, ``NorMuon`` and ``MARS``
-(``mars_type="shampoo"``), over 2-D leaves in one ``use_muon=True`` group.
+r"""pytorch-optimizer's Muon family as refopt optimizers: ``Muon`` and ``NorMuon`` over 2-D leaves in
+one ``use_muon=True`` group, and the bfloat16 rule of ``MARS(mars_type="shampoo")`` (the constructor
+is in ``pytorch_optimizer_mars``). ``ns_coeffs`` takes their preset names (``refopt.rules.ns_presets``).
 
 pytorch-optimizer runs their Newton-Schulz in bfloat16 whatever the params' dtype, and so do
 these constructors by default (``newton_schulz_dtype="bfloat16"``, through
@@ -22,10 +23,9 @@ from ..rules.mars_m import MarsMState, clip_to_unit_norm
 from ..rules.muon import NS_COEFFICIENTS, choice, flag, frobenius, matrix_check, ns_settings, shape_factor
 from ..rules.normuon import NorMuonState, row_mean_square
 from . import bfloat16, torch_muon
-from .pytorch_optimizer_rules import by_ndim, finish, ns_coefficients, no_extras, refuse
-from .torch import _betas, decoupled, negated
+from .pytorch_optimizer_rules import finish, ns_coefficients, no_extras, refuse
 
-__all__ = ["Muon", "NorMuon", "MARS"]
+__all__ = ["Muon", "NorMuon"]  # MARS: pytorch_optimizer_mars, with its "shampoo" rule below
 
 
 # --- the Muon family (2-D leaves; every leaf in one use_muon=True group) ------------------------
@@ -71,45 +71,6 @@ def NorMuon(lr=2e-2, momentum=0.95, beta2=0.95, weight_decay=0.0, weight_decoupl
                          eps=eps, ns_eps=0.0, nesterov=nesterov, update_scale=update_scale, ns_steps=ns_steps,
                          ns_coefficients=ns_coefficients("NorMuon", ns_coeffs))
     return finish(opt, lr, 0.0 if decouple else weight_decay, False, False, maximize)
-
-
-def MARS(lr=3e-3, betas=(0.95, 0.99), gamma=0.025, mars_type="adamw", optimize_1d=False, lr_1d=3e-3,
-         betas_1d=(0.9, 0.95), weight_decay=0.0, weight_decay_1d=1e-1, weight_decouple=True, fixed_decay=False,
-         ams_bound=False, cautious=False, eps=1e-8, maximize=False, foreach=None, newton_schulz_dtype="bfloat16",
-         **kwargs):
-    r"""``pytorch_optimizer.MARS(mars_type="shampoo")``: on 2-D leaves ``refopt.mars_m`` with Muon's
-    shape factor (``adjust_lr="original"``) and NS eps 0 (theirs: ``max(norm, eps)`` of
-    :math:`M/(1-\beta_1)`, the same unless that is below eps); on leaves of ndim < 2
-    ``refopt.adamw`` with ``lr_1d``, ``betas_1d``, ``weight_decay_1d`` and eps
-    :math:`\epsilon/\sqrt{1-\beta_2^t}` (theirs is added before the correction). Only
-    ``betas[0]`` enters the 2-D rule. NS in bfloat16 as theirs (``mars_update``) or in float64."""
-    no_extras("MARS", kwargs)
-    if mars_type != "shampoo":
-        refuse("MARS", f"mars_type={mars_type!r}", "refopt has MARS-M only: pass mars_type='shampoo'")
-    for name, value, why in (("optimize_1d", optimize_1d, "MARS-AdamW on leaves of ndim < 2"),
-                             ("ams_bound", ams_bound, "the running max of the second moment"),
-                             ("cautious", cautious, "the cautious update mask")):
-        if flag(name, value):
-            refuse("MARS", f"{name}=True", why)
-    lr, lr_1d = number("lr", lr, NONNEGATIVE), number("lr_1d", lr_1d, NONNEGATIVE)
-    wd, wd_1d = number("weight_decay", weight_decay, NONNEGATIVE), number("weight_decay_1d", weight_decay_1d,
-                                                                          NONNEGATIVE)
-    if (wd or wd_1d) and not flag("weight_decouple", weight_decouple):
-        refuse("MARS", "weight_decouple=False", "pytorch-optimizer adds the decay to the gradient after "
-                "the step is computed, so it only enters the stored last gradient")
-    b1 = _betas(betas)[0]
-    b1d, b2d = _betas(betas_1d)
-    eps = number("eps", eps, NONNEGATIVE)
-    fixed = flag("fixed_decay", fixed_decay)
-    if choice("newton_schulz_dtype", newton_schulz_dtype, bfloat16.DTYPES) == "bfloat16":
-        matrices = _mars_bfloat16(lr, b1, gamma, eps)
-    else:
-        matrices = refopt.mars_m(lr=lr, beta1=b1, gamma=gamma, weight_decay=0.0, eps=0.0, adjust_lr="original")
-    matrices = decoupled(matrices, 1.0 if fixed else lr, wd)
-    others = refopt.adamw(lr=lr_1d, beta1=b1d, beta2=b2d, eps=lambda t: eps / math.sqrt(1 - b2d**t),
-                          weight_decay=wd_1d if fixed else lr_1d * wd_1d)
-    opt = by_ndim(matrices, others)
-    return negated(opt) if flag("maximize", maximize) else opt
 
 
 # --- NorMuon and MARS with the framework's bfloat16 Newton-Schulz ----------------------------

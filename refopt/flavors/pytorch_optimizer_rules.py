@@ -13,7 +13,8 @@ from typing import Any
 import refopt
 
 from ..core import NONNEGATIVE, Optimizer, number
-from ..rules.muon import NS_COEFFICIENTS, flag
+from ..rules import ns_presets
+from ..rules.muon import flag
 from .torch import decoupled, negated
 
 __all__ = ["no_extras", "refuse", "finish", "debiased_lr", "by_ndim", "ns_coefficients"]
@@ -63,14 +64,14 @@ def by_ndim(matrices: Optimizer, others: Optimizer) -> Optimizer:
                             lambda path, w: "ndim>=2" if w.ndim >= 2 else "ndim<2")
 
 
-def ns_coefficients(cls: str, ns_coeffs: Any) -> tuple:
-    """'original' or one (a, b, c) triple (or a list of one): a per-step schedule is refused."""
+def ns_coefficients(cls: str, ns_coeffs: Any) -> Any:
+    """pytorch-optimizer's ``ns_coeffs``: one of its preset names (any case, as it reads them) as the
+    refopt preset with those numbers (``ns_presets.LIBRARY_NAMES``), one (a, b, c) triple, or a
+    sequence of per-iteration triples (the last repeated, as theirs)."""
     if isinstance(ns_coeffs, str):
-        if ns_coeffs.lower() != "original":
-            refuse(cls, f"ns_coeffs={ns_coeffs!r}", "a per-step Newton-Schulz coefficient schedule")
-        return NS_COEFFICIENTS
-    if isinstance(ns_coeffs, list) and len(ns_coeffs) == 1:
-        return tuple(ns_coeffs[0])
-    if isinstance(ns_coeffs, (list, tuple)) and len(ns_coeffs) != 3:
-        refuse(cls, f"ns_coeffs={ns_coeffs!r}", "a per-step Newton-Schulz coefficient schedule")
-    return ns_coeffs
+        names = ns_presets.LIBRARY_NAMES["pytorch_optimizer"]
+        if ns_coeffs.lower() not in names:
+            raise ValueError(f"pytorch_optimizer.{cls}: ns_coeffs={ns_coeffs!r} is none of its presets "
+                             f"{tuple(names)}")
+        return names[ns_coeffs.lower()]
+    return ns_presets.validated(ns_coeffs)

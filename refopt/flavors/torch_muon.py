@@ -16,6 +16,7 @@ import numpy as np
 
 from ..backend import array_namespace, zeros_like
 from ..core import NONNEGATIVE, UNIT, rule
+from ..rules import ns_presets
 from ..rules.muon import choice, flag, matrix_check, ns_settings
 from . import bfloat16
 
@@ -23,6 +24,14 @@ __all__ = ["Muon", "TorchMuonState", "muon_update"]
 
 
 # --- Muon ---------------------------------------------------------------------------------
+
+def _unscaled(ns_steps, ns_coefficients):
+    """Validated coefficients (a triple, per-iteration triples, a preset) that torch's normalisation,
+    max(norm, eps), can run: a preset with a norm safety factor is refused here, at construction."""
+    value = ns_settings(ns_steps, ns_coefficients)
+    ns_presets.unscaled_schedule(value, ns_steps, "torch")
+    return value
+
 
 class TorchMuonState(NamedTuple):
     t: int
@@ -32,11 +41,11 @@ class TorchMuonState(NamedTuple):
 def _newton_schulz(X, steps, coefficients, eps):
     """torch's ``_zeropower_via_newtonschulz`` in the input's dtype (torch: bfloat16)."""
     xp = array_namespace(X)
-    a, b, c = coefficients
+    triples = ns_presets.unscaled_schedule(coefficients, steps, "torch")
     tall = X.shape[0] > X.shape[1]
     X = xp.matrix_transpose(X) if tall else X
     X = X / xp.maximum(xp.linalg.matrix_norm(X), xp.asarray(eps, dtype=X.dtype))
-    for _ in range(steps):
+    for a, b, c in triples:
         A = X @ xp.matrix_transpose(X)
         X = a * X + (b * A + c * (A @ A)) @ X
     return xp.matrix_transpose(X) if tall else X
@@ -102,7 +111,7 @@ def Muon(lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True, ns_coefficient
     return rule("torch.Muon", TorchMuonState, lambda w: (zeros_like(w),), muon_update,
                 {"lr": (lr, NONNEGATIVE), "weight_decay": (weight_decay, NONNEGATIVE),
                  "momentum": (momentum, UNIT), "nesterov": (flag("nesterov", nesterov), None),
-                 "ns_coefficients": (ns_settings(ns_steps, ns_coefficients), None),
+                 "ns_coefficients": (_unscaled(ns_steps, ns_coefficients), None),
                  "eps": (eps, NONNEGATIVE), "ns_steps": (ns_steps, None),
                  "adjust_lr_fn": (adjust_lr_fn, None), "lr_dtype": (_tensor_dtype(lr), None),
                  "newton_schulz_dtype": (choice("newton_schulz_dtype", newton_schulz_dtype, bfloat16.DTYPES),

@@ -39,7 +39,7 @@ lambda     ``weight_decay``      0.1
 epsilon    ``eps``               1e-7 (NS normalisation)
            ``adjust_lr``         "match_rms_adamw" (0.2 sqrt(max(A,B))) or "original"
 k          ``ns_steps``          5
-(a,b,c)    ``ns_coefficients``   (3.4445, -4.7750, 2.0315)
+(a,b,c)    ``ns_coefficients``   (3.4445, -4.7750, 2.0315) or a preset (ns_presets)
 =========  ====================  ================================================
 
 **Where the formula is undefined.** Newton-Schulz divides by :math:`\lVert X\rVert_F +

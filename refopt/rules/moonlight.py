@@ -39,7 +39,7 @@ epsilon   ``eps``               1e-7 (NS normalisation)
 0.2       ``rms``               0.2
           ``nesterov``          False (reference code: True)
 k         ``ns_steps``          5
-(a,b,c)   ``ns_coefficients``   (3.4445, -4.7750, 2.0315)
+(a,b,c)   ``ns_coefficients``   (3.4445, -4.7750, 2.0315) or a preset (ns_presets)
 ========  ====================  =========================
 
 **Where the formula is undefined.** As for ``refopt.muon`` (same Newton-Schulz): an all-zero

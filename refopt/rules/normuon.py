@@ -52,7 +52,7 @@ epsilon   ``eps``               1e-10 (row normalisation and eta-hat)
           ``nesterov``          False (official code: True)
           ``update_scale``      "match_rms" (official code: "preserve_norm")
 k         ``ns_steps``          5
-(a,b,c)   ``ns_coefficients``   (3.4445, -4.7750, 2.0315)
+(a,b,c)   ``ns_coefficients``   (3.4445, -4.7750, 2.0315) or a preset (ns_presets)
 ========  ====================  ==========================================
 
 **Where the formula is undefined.** Newton-Schulz divides by :math:`\lVert X\rVert_F +

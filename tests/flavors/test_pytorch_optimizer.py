@@ -59,6 +59,15 @@ CASES = [
     ("Yogi", dict(lr=1e-2, betas=(0.5, 0.9), initial_accumulator=0.1, weight_decay=0.01), "betas, s0"),
     ("Yogi", dict(lr=1e-2, weight_decay=0.01, weight_decouple=False, adam_debias=True, eps=1e-6),
      "coupled, AdamD, eps"),                                                          # 2.1e-14
+    # MARS-AdamW (mars_type="adamw", the class's default): refopt.mars on matrices, AdamW on vectors
+    ("MARS", {}, "adamw defaults"),                                                   # 4.8e-13
+    ("MARS", dict(lr=1e-2, weight_decay=0.1), "adamw, decoupled decay"),              # 4.8e-13
+    ("MARS", dict(lr=1e-2, gamma=0.5, optimize_1d=True, weight_decay=0.1),
+     "optimize_1d, gamma 0.5"),                                                       # 9.2e-14
+    ("MARS", dict(lr=1e-2, weight_decay=0.01, weight_decay_1d=0.05, fixed_decay=True, maximize=True),
+     "adamw, fixed decay, max"),                                                      # 1.1e-14
+    ("MARS", dict(lr=1e-2, betas=(0.9, 0.999), betas_1d=(0.8, 0.99), lr_1d=1e-3, eps=1e-6),
+     "adamw, betas, 1-D lr, eps"),                                                    # 1.6e-12
 ]
 
 
@@ -99,11 +108,13 @@ REFUSED = [
     ("AdaBelief", dict(rectify=True), "rectify=True"),
     ("AdaBelief", dict(ams_bound=True), "ams_bound=True"),
     ("AdaBelief", dict(adanorm=True), "adanorm=True"),
-    ("Muon", dict(ns_coeffs="quintic"), "ns_coeffs='quintic'"),
+    ("Muon", dict(ns_coeffs="cubic"), "ns_coeffs='cubic' is none of its presets"),
     ("Muon", dict(ns_method="gram_newton_schulz"), "ns_method"),
     ("NorMuon", dict(use_adjusted_lr=True), "use_adjusted_lr=True"),
-    ("MARS", {}, "mars_type='adamw'.*pass mars_type='shampoo'"),
     ("MARS", dict(mars_type="lion"), "mars_type='lion'"),
+    ("MARS", dict(ams_bound=True), "ams_bound=True"),
+    ("MARS", dict(cautious=True), "cautious=True"),
+    ("MARS", dict(weight_decay=0.1, weight_decouple=False), "weight_decouple=False"),
     ("MARS", dict(mars_type="shampoo", optimize_1d=True), "optimize_1d=True"),
     ("MARS", dict(mars_type="shampoo", weight_decay=0.1, weight_decouple=False), "weight_decouple=False"),
 ]
@@ -145,7 +156,7 @@ def test_arguments_and_defaults_are_the_classes(attr):
 
 @pytest.mark.parametrize("attr, kwargs", [("Yogi", {}), ("Lion", dict(weight_decay=0.1)),
                                           ("LARS", {}), ("Shampoo", {}), ("AdaBelief", {}), ("Adan", {}),
-                                          ("MARS", dict(mars_type="shampoo"))])
+                                          ("MARS", dict(mars_type="shampoo")), ("MARS", {})])
 def test_torch_default_dtype_does_not_enter(attr, kwargs):
     """Run as users do, with torch's default dtype float32 and no adapter: the same bits as
     through the adapter (pytorch-optimizer keeps its step count as a Python int)."""

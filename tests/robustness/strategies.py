@@ -17,7 +17,7 @@ from hypothesis.extra import numpy as hnp
 import refopt
 
 RULE_NAMES = tuple(refopt.RULES)
-AUX = {"sophia": "hess", "mars_m": "prev_grad"}  # the extra tree each such rule's step takes
+AUX = {"sophia": "hess", "mars_m": "prev_grad", "mars": "prev_grad"}  # the extra tree each such rule's step takes
 STEPS = 3
 
 # Rules whose update of one coordinate reads only that coordinate (written from the rules'

@@ -18,8 +18,8 @@ RULES = list(refopt.RULES.values())
 IDS = [info.name for info in RULES]
 
 # The rules whose step takes a second tree beside the gradient (read off their signatures:
-# sophia's step(..., hess=), mars_m's exact variant step(..., prev_grad=)).
-EXTRA_TREE = {"sophia": "hess", "mars_m": "prev_grad"}
+# sophia's step(..., hess=), mars_m's and mars's exact variant step(..., prev_grad=)).
+EXTRA_TREE = {"sophia": "hess", "mars_m": "prev_grad", "mars": "prev_grad"}
 
 
 def extras_for(info, grads, rng):
@@ -131,6 +131,8 @@ AT_EPS_ZERO = {
     "novograd": {**same(UNCHANGED), "all": NZ1},
     # Adam's 0/0 where g has been 0 (ADOPT from its second call: the first only sets v_0 = g_0^2)
     "optimistic_adam": same(NZ1), "ademamix": same(NZ1), "adopt": same(("nan_at_zero", 2)),
+    # MARS: c_t is 0 where g_t and g_{t-1} are, the per-leaf clip only rescales it: Adam's 0/0
+    "mars": same(NZ1),
     # a step proportional to g (optimistic GD: to g_t and g_{t-1}; SPS: g times one scalar);
     # SM3's cover accumulators are 0 only where every gradient they cover is 0, where 0/0 = 0
     **{n: same(UNCHANGED) for n in ("optimistic_gd", "polyak_sgd", "sm3")},

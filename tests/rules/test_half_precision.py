@@ -52,6 +52,9 @@ RULES = {
     "moonlight": (lambda: refopt.moonlight(lr=0.3), 1, 48),
     "normuon": (lambda: refopt.normuon(lr=0.3, eps=1e-6), 2, 48),
     "mars_m": (lambda: refopt.mars_m(lr=0.3), 1, 48),
+    # MARS: the correction (3), the clip's norm and division (3), Adam's moments, corrections, root,
+    # eps and ratio (10), the decoupled step (3): 19, rounded up to 20
+    "mars": (lambda: refopt.mars(lr=0.05, eps=1e-4, weight_decay=0.01), 1, 20),
     "reg": (lambda: refopt.reg(lr=0.1, eps=1e-6), 1, 16),
     "sophia": (lambda: refopt.sophia(lr=0.05, gamma=1.0, eps=1e-6), 2, 8),
     # partition sends the matrix to Muon and the vector to AdamW (eps 1e-8 is 0 in float16)
