@@ -18,8 +18,8 @@ gradient is state. This is the *approximate* variant (the authors' default, ``is
 :math:`\nabla f(w_{t-2}, \xi_t)`: pass it as ``opt.step(params, grads, state, prev_grad=tree)``.
 
 Yuan, Liu, Wu, Zhou & Gu (2024), "MARS: Unleashing the Power of Variance Reduction for Training
-Large Models", arXiv 2411.10438: the MARS framework with the AdamW preconditioner, its MARS-AdamW
-algorithm (Algorithms 1-2 as issue 16 cites them; the numbering was not checked against the PDF),
+Large Models", ICML 2025 (PMLR 267:73553-73587), arXiv 2411.10438: the MARS framework's instance
+with the AdamW preconditioner, MARS-AdamW (its algorithm numbers were not checked against the PDF),
 and the authors' AGI-Arena/MARS ``mars.py`` (``mars_type="mars-adamw"``), whose constructor defaults
 are below; the authors' code is not on the package registry (no such package on PyPI), so it is
 checked as its update written out in NumPy (tests/rules/test_mars.py, 6.4e-16).
