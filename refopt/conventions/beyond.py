@@ -1,12 +1,34 @@
 """The convention tables of the requested rules beyond the cheat sheet that the frameworks ship
 (issue 16): Schedule-Free SGD and AdamW, Prodigy and D-Adaptation Adam (``refopt.conventions.spec``).
 The authors' packages and pytorch-optimizer are not columns here: their departures are measured
-in the rules' and flavors' docstrings and tests."""
+in the rules' and flavors' docstrings and tests, and for SOAP (which no column ships) in its table's
+measured rows, named by where they are found."""
+import math
+
 import refopt
+from refopt import tree
+from refopt.core import Optimizer
 from refopt.flavors import keras as K
 from refopt.flavors import optax as O
+from refopt.flavors import pytorch_optimizer as PO
 
 from .spec import Diff, Spec
+
+
+def _decay_after(opt, lr, weight_decay):
+    """``opt``, then the already-updated params times (1 - lr weight_decay), from its second call
+    (the authors' SOAP and pytorch-optimizer's: the first call takes no step and no decay)."""
+    def step(params, grads, state):
+        params, state = opt.step(params, grads, state)
+        if state.t > 1:
+            params = tree.tree_map(lambda w: w * (1 - lr * weight_decay), params)
+        return params, state
+    return Optimizer(f"{opt.name}+decay after", opt.init, step)
+
+
+def _eps_outside(eps=1e-8, beta2=0.95):
+    """eps outside the uncorrected root as the paper rule's eps: eps / sqrt(1 - beta2^k), k = t - 1."""
+    return lambda t: eps / math.sqrt(1 - beta2 ** max(t - 1, 1))
 
 SPECS = [
     Spec(
@@ -75,5 +97,31 @@ SPECS = [
         [Diff("bias correction on", "optax", lambda: refopt.dadapt_adam(),
               lambda: refopt.dadapt_adam(use_bias_correction=True))],
         {"optax.contrib.dadapt_adamw": (lambda: refopt.dadapt_adam(), lambda: O.contrib.dadapt_adamw())},
+    ),
+    Spec(
+        "SOAP",
+        ("soap",),
+        "Vyas et al. (2024), Algorithm 3 with Algorithm 4's refresh (one power iteration, QR) every 10 "
+        "steps, Adam's bias correction, decoupled decay on W_{t-1}; the first call builds L, R and their "
+        "eigh bases only (refopt: lr 3e-3, betas 0.95/0.95, eps 1e-8, decay 0.01)",
+        {"torch": "no SOAP in torch 2.13 (the authors' soap.py is not on PyPI; pytorch-optimizer 4.1.0)",
+         "optax": "no SOAP in optax 0.2.8", "keras": "no SOAP in keras 3.15.1"},
+        [
+            ("eps", "outside sqrt(V_hat) (Adam's)", "-", "-", "-"),
+            ("zero rows of L, R", "exact unit eigenvectors", "-", "-", "-"),
+            ("QR of the refresh", "in the params' dtype (float64 for float32)", "-", "-", "-"),
+        ],
+        [Diff("eps outside the uncorrected root, bias correction in the step size", "pytorch-optimizer, "
+              "authors' soap.py", lambda: refopt.soap(), lambda: refopt.soap(eps=_eps_outside())),
+         Diff("decay of the updated params, W (1 - lr wd) after the step",
+              "pytorch-optimizer, authors' soap.py",
+              lambda: refopt.soap(), lambda: _decay_after(refopt.soap(weight_decay=0.0), 3e-3, 0.01)),
+         Diff("the refreshes' QR in float32",
+              "pytorch-optimizer (the authors' soap.py: eigh and QR in float32)",
+              lambda: PO.SOAP(qr_dtype="float64"), lambda: PO.SOAP())],
+        {"pytorch_optimizer.SOAP": (lambda: refopt.soap(), lambda: PO.SOAP())},
+        "No zero row of L or R on this stream (its first gradient is dense), so the exact unit "
+        "eigenvectors and pytorch-optimizer's eigh(GG + 1e-30 I) agree here; eigenvector signs change "
+        "no bit (tests/rules/test_soap.py).",
     ),
 ]
