@@ -16,13 +16,15 @@ from .spec import Diff, Spec
 
 
 def _decay_after(opt, lr, weight_decay):
-    """``opt``, then the already-updated params times (1 - lr weight_decay), from its second call
-    (the authors' SOAP and pytorch-optimizer's: the first call takes no step and no decay)."""
+    """refopt.soap ``opt``, then each leaf it stepped times (1 - lr weight_decay): every leaf from the
+    second call, and from the first the leaves with nothing to rotate (the others only build L, R)."""
     def step(params, grads, state):
         params, state = opt.step(params, grads, state)
-        if state.t > 1:
-            params = tree.tree_map(lambda w: w * (1 - lr * weight_decay), params)
-        return params, state
+        spec = tree.structure(params)
+        factors = tree.leaves_like(spec, state.L, "state.L")
+        leaves = [w * (1 - lr * weight_decay) if state.t > 1 or not any(f.shape[0] for f in L) else w
+                  for (_, w), L in zip(tree.leaves_with_paths(params), factors)]
+        return tree.unflatten(spec, leaves), state
     return Optimizer(f"{opt.name}+decay after", opt.init, step)
 
 
@@ -110,6 +112,7 @@ SPECS = [
             ("eps", "outside sqrt(V_hat) (Adam's)", "-", "-", "-"),
             ("zero rows of L, R", "exact unit eigenvectors", "-", "-", "-"),
             ("QR of the refresh", "in the params' dtype (float64 for float32)", "-", "-", "-"),
+            ("a vector's first call", "AdamW's step (nothing to rotate)", "-", "-", "-"),
         ],
         [Diff("eps outside the uncorrected root, bias correction in the step size", "pytorch-optimizer, "
               "authors' soap.py", lambda: refopt.soap(), lambda: refopt.soap(eps=_eps_outside())),
@@ -120,8 +123,10 @@ SPECS = [
               "pytorch-optimizer (the authors' soap.py: eigh and QR in float32)",
               lambda: PO.SOAP(qr_dtype="float64"), lambda: PO.SOAP())],
         {"pytorch_optimizer.SOAP": (lambda: refopt.soap(), lambda: PO.SOAP())},
-        "No zero row of L or R on this stream (its first gradient is dense), so the exact unit "
-        "eigenvectors and pytorch-optimizer's eigh(GG + 1e-30 I) agree here; eigenvector signs change "
-        "no bit (tests/rules/test_soap.py).",
+        "The total is mostly the vector b: pytorch-optimizer (and the authors' code) drop a vector's first "
+        "gradient with the rest of the group's, where the paper rule takes AdamW's first step (b alone: "
+        "1.7; the matrix w alone: 3.0e-5). No zero row of L or R on this stream (its first gradient is "
+        "dense), so the exact unit eigenvectors and pytorch-optimizer's eigh(GG + 1e-30 I) agree here; "
+        "eigenvector signs change no bit (tests/rules/test_soap.py).",
     ),
 ]

@@ -21,14 +21,15 @@ def _their_soap(**kwargs):
 
 # pytorch-optimizer's SOAP as the paper rule: its eps outside the uncorrected root is the rule's eps
 # divided by sqrt(1 - beta2^k); no decay (it decays the updated params); no refresh within the 50
-# steps (its QR is float32: refreshes are compared in tests/flavors/test_pytorch_optimizer_soap.py).
+# steps (its QR is float32: refreshes are compared in tests/flavors/test_pytorch_optimizer_soap.py);
+# matrices and tensors only (it skips a vector's first gradient, the rule runs AdamW on it from there).
 # The stream's first gradient is dense, so no zero rows; measured 1.2e-14 (seed 0), 7.0e-15 (seed 1).
 CHECKS = [
     Check("soap", "pytorch_optimizer.SOAP",
           lambda: refopt.soap(weight_decay=0.0, precondition_frequency=1000,
                               eps=lambda t: 1e-8 / math.sqrt(1 - 0.95 ** max(t - 1, 1))),
           lambda: _their_soap(weight_decay=0.0, precondition_frequency=1000), rtol=1e-10,
-          why="no decay, no refresh, eps outside the root"),
+          shapes={"w": (5, 4), "c": (2, 3, 2)}, why="no decay, no refresh, eps outside the root"),
 ]
 
 
@@ -113,14 +114,15 @@ def test_rotating_the_problem_rotates_the_run(seed, refresh):
     assert np.max(np.abs(U @ a @ V.T - a_rot)) > 1e-4 * np.max(np.abs(a - w0))  # the test can tell
 
 
-def test_vectors_and_scalars_are_plain_adam_after_the_first_call():
+@pytest.mark.parametrize("shape, kwargs", [((5,), {}), ((), {}), ((3, 7), dict(max_precond_dim=2))])
+def test_a_leaf_with_nothing_to_rotate_is_adamw_from_the_first_call(shape, kwargs):
     rng = np.random.default_rng(0)
-    grads = [rng.standard_normal(5) for _ in range(6)]
-    w0 = rng.standard_normal(5)
-    w, _ = _run(refopt.soap(weight_decay=0.0), w0, grads)
-    adam = refopt.adam(lr=3e-3, beta1=0.95, beta2=0.95, eps=1e-8)
-    a, _ = _run(adam, w0, grads[1:])  # the first call builds the (absent) factors only
-    assert np.max(np.abs(w - a)) <= 1e-15
+    grads = [rng.standard_normal(shape) for _ in range(6)]
+    w0 = rng.standard_normal(shape)
+    w, _ = _run(refopt.soap(**kwargs), w0, grads)
+    adamw = refopt.adamw(lr=3e-3, beta1=0.95, beta2=0.95, eps=1e-8, weight_decay=3e-3 * 0.01)  # its lambda: lr wd
+    a, _ = _run(adamw, w0, grads)
+    assert np.max(np.abs(w - a)) <= 1e-15 * max(1.0, float(np.max(np.abs(w0))))
 
 
 def test_a_dimension_over_max_precond_dim_is_not_rotated():
