@@ -14,9 +14,9 @@ For a matrix :math:`W \in \mathbb R^{m\times n}` (Algorithm 3), with :math:`k` A
     Q_L &\leftarrow \mathrm{Eigenvectors}(L, Q_L),\ Q_R \leftarrow \mathrm{Eigenvectors}(R, Q_R)
         \quad \text{when } k \bmod f = 0
 
-Vyas, Morwani, Zhao, Kwun, Shapira, Brandfonbrener, Janson & Kakade (2024), "SOAP: Improving and
-Stabilizing Shampoo using Adam", arXiv 2409.11321 (ICLR 2025), Algorithm 3; ``Eigenvectors`` is
-their Algorithm 4, one step of power iteration and a QR decomposition: :math:`S = PQ`,
+Vyas et al. (2024), "SOAP: Improving and Stabilizing Shampoo using Adam", arXiv 2409.11321
+(ICLR 2025), Algorithm 3; ``Eigenvectors`` is their Algorithm 4, one round of power iteration and a QR
+decomposition (the authors' ``get_orthogonal_matrix_QR``): :math:`S = PQ`,
 :math:`Q \leftarrow \mathrm{QR}(S)`. An order-k tensor gets one factor per mode (the factor of
 mode i is the Gram matrix of the mode-i unfolding, as in ``refopt.shampoo``) and one rotation per mode.
 
@@ -48,7 +48,7 @@ symbol             argument                   default
 =================  =========================  =======
 eta                ``lr``                     3e-3
 beta_1, beta_2     ``beta1``, ``beta2``       0.95, 0.95
-beta_s             ``shampoo_beta``           None (= ``beta2``, as Algorithm 3)
+beta_s             ``shampoo_beta``           None (= ``beta2``, as the authors' code)
 epsilon            ``eps``                    1e-8
 lambda             ``weight_decay``           0.01
 f                  ``precondition_frequency`` 10
@@ -63,8 +63,8 @@ the paper's; the code is not on PyPI: the README says to copy the file). A dimen
 ``precondition_1d``, as in the authors' code (the paper's experiments have matrices only). A leaf with
 no rotated mode is then AdamW, from its first call: it has no factors for that call to build, and SOAP
 in the identity basis is AdamW (the authors' code and pytorch-optimizer skip its first gradient with
-the rest of the group's; measured below). Bias correction is Adam's (Algorithm 3 leaves it out "for simplicity"); decay is AdamW's, on
-:math:`W_{t-1}`.
+the rest of the group's; measured below). Bias correction is Adam's (Algorithm 3 shows none); decay
+is AdamW's, on :math:`W_{t-1}`.
 
 **The authors' code and pytorch-optimizer** (``refopt.flavors.pytorch_optimizer.SOAP``, which models
 the latter) differ from this rule in: :math:`\epsilon` outside the uncorrected root, the correction
@@ -72,8 +72,8 @@ folded into the step size (4.8e-6 of the params' displacement over 100 steps of 
 refopt.conventions); the decay of the already-updated :math:`W` (3.2e-5); the refreshes' QR in
 float32 (2.8e-8; the authors' code runs eigh in float32 too); ``eigh(GG + 1e-30 I)`` with no exact
 unit vectors for zero rows, and no sign convention (no difference on that stream); a vector's first
-gradient dropped (1.7 on a vector alone, where the first gradient is the stream's largest). The authors' code
-stores :math:`M` rotated and rotates it back and forth around each factor update, which is this
+gradient dropped (1.7 on a vector alone, where the first gradient is the stream's largest). The
+authors' code stores :math:`M` rotated and rotates it back and forth around each factor update, which is this
 rule's :math:`M` up to rounding. pytorch-optimizer's SOAP set as this rule (``eps`` as a schedule,
 no decay, no refresh) agrees with it to 1.2e-14 (tests/rules/test_soap.py).
 
@@ -81,9 +81,9 @@ no decay, no refresh) agrees with it to 1.2e-14 (tests/rules/test_soap.py).
 are distinct. A coordinate whose row of a factor is exactly zero (no gradient has touched that row or
 column yet: an all-zero gradient, a zero row or column) is an exact eigenvector of eigenvalue 0, and
 the rule keeps it so: its unit vector, after the others, in index order, in ``eigh`` and in every
-refresh, so an all-zero gradient gives a zero step, and a zero row or column of the gradient stays
-put, on every backend. A single zero entry moves (the rotations mix entries). Elsewhere a repeated
-eigenvalue (a factor of rank below its size, as L of a tall matrix in its first steps) leaves the
+refresh, so an all-zero gradient gives no Adam step (the decay only), and a zero row or column of the
+gradient stays put (at zero decay), on every backend. A single zero entry moves (the rotations mix
+entries). Elsewhere a repeated eigenvalue (a factor of rank below its size, as L of a tall matrix in its first steps) leaves the
 basis inside that eigenspace to ``eigh``/QR, and Adam's coordinatewise step depends on it; the
 rule takes what the backend returns, as the authors' code does. ``eps = 0`` is refused: the step
 would divide rotated coordinates that are 0 in exact arithmetic, computed as rounding noise of size
@@ -221,7 +221,7 @@ def power_qr(P, Q, v, axis):
 
 
 def _update(w, g, m, v, L, Q, *, t, lr, beta1, beta2, shampoo_beta, eps, weight_decay,
-            precondition_frequency, refresh, **_):
+            precondition_frequency, refresh):
     rotated = any(Li.shape[0] for Li in L)
     if t == 1 and rotated:  # the authors' first call: the factors and their eigenbases, no step yet
         L = accumulate(L, g, shampoo_beta)
