@@ -90,8 +90,9 @@ leaf, whose R has rank 3 after the first call, pytorch-optimizer's SOAP and its 
 arrays run 0.29-0.68 apart from the second call: two ``eigh`` kernels, two bases of one null space).
 ``eps = 0`` is refused: the step would divide rotated coordinates that are 0 in exact arithmetic,
 computed as rounding noise of size :math:`u|G|`, by their own root, a step of size :math:`\eta` in no
-defined direction (0/0 where they are exactly 0). A non-finite factor has no eigenbasis: its basis is filled with not-a-number and
-the step propagates it, as the math does. (tests/robustness/test_rules_edge.py)
+defined direction (0/0 where they are exactly 0). A non-finite factor has no eigenbasis: its basis is
+filled with not-a-number and the step propagates it, as the math does.
+(tests/robustness/test_rules_edge.py)
 
 **Precision.** ``eigh`` and QR run in float64 for float32 leaves (as ``refopt.shampoo``); the
 bases are stored in the leaf's dtype, and every rotation and moment is computed in it.
