@@ -1,16 +1,38 @@
 """The convention tables of the requested rules beyond the cheat sheet that the frameworks ship
 (issue 16): Schedule-Free SGD and AdamW, Prodigy and D-Adaptation Adam (``refopt.conventions.spec``),
-and MARS, which none of the three ships: its table measures pytorch-optimizer's departures (its
-flavor equals it to 1e-10), the one implementation on the package registry. The authors' packages
-and pytorch-optimizer are otherwise not columns here: their departures are measured in the rules'
-and flavors' docstrings and tests."""
+and MARS and SOAP, which none of the three ships: their tables measure pytorch-optimizer's
+departures (its flavors equal it to 1e-10 on its own kernels), the one implementation of each on
+the package registry, in rows named by where they are found. The authors' packages and pytorch-optimizer are otherwise not columns
+here: their departures are measured in the rules' and flavors' docstrings and tests."""
+import math
+
 import refopt
+from refopt import tree
+from refopt.core import Optimizer
 from refopt.flavors import keras as K
 from refopt.flavors import optax as O
 from refopt.flavors import pytorch_optimizer as P
 from refopt.flavors.pytorch_optimizer_rules import by_ndim
 
 from .spec import Diff, Spec, eps_hat
+
+
+def _decay_after(opt, lr, weight_decay):
+    """refopt.soap ``opt``, then each leaf it stepped times (1 - lr weight_decay): every leaf from the
+    second call, and from the first the leaves with nothing to rotate (the others only build L, R)."""
+    def step(params, grads, state):
+        params, state = opt.step(params, grads, state)
+        spec = tree.structure(params)
+        factors = tree.leaves_like(spec, state.L, "state.L")
+        leaves = [w * (1 - lr * weight_decay) if state.t > 1 or not any(f.shape[0] for f in L) else w
+                  for (_, w), L in zip(tree.leaves_with_paths(params), factors)]
+        return tree.unflatten(spec, leaves), state
+    return Optimizer(f"{opt.name}+decay after", opt.init, step)
+
+
+def _eps_outside(eps=1e-8, beta2=0.95):
+    """eps outside the uncorrected root as the paper rule's eps: eps / sqrt(1 - beta2^k), k = t - 1."""
+    return lambda t: eps / math.sqrt(1 - beta2 ** max(t - 1, 1))
 
 SPECS = [
     Spec(
@@ -105,5 +127,34 @@ SPECS = [
         "#1562: only the correction clipped, by a global norm, none at t = 1; #1697: clip optional, taken "
         "off): after 10 steps of the mixed stream they are 1.55 to 2.04 times the rule's displacement "
         "away, after 1 step 1.6e-6 (tests/rules/test_mars.py).",
+    ),
+    Spec(
+        "SOAP",
+        ("soap",),
+        "Vyas et al. (2024), Algorithm 3 with Algorithm 4's refresh (one power iteration, QR) every 10 "
+        "steps, Adam's bias correction, decoupled decay on W_{t-1}; the first call builds L, R and their "
+        "eigh bases only (refopt: lr 3e-3, betas 0.95/0.95, eps 1e-8, decay 0.01)",
+        {"torch": "no SOAP in torch 2.13 (the authors' soap.py is not on PyPI; pytorch-optimizer 4.1.0)",
+         "optax": "no SOAP in optax 0.2.8", "keras": "no SOAP in keras 3.15.1"},
+        [
+            ("eps", "outside sqrt(V_hat) (Adam's)", "-", "-", "-"),
+            ("zero rows of L, R", "exact unit eigenvectors", "-", "-", "-"),
+            ("QR of the refresh", "in the params' dtype (float64 for float32)", "-", "-", "-"),
+            ("a vector's first call", "AdamW's step (nothing to rotate)", "-", "-", "-"),
+        ],
+        [Diff("eps outside the uncorrected root, bias correction in the step size", "pytorch-optimizer, "
+              "authors' soap.py", lambda: refopt.soap(), lambda: refopt.soap(eps=_eps_outside())),
+         Diff("decay of the updated params, W (1 - lr wd) after the step",
+              "pytorch-optimizer, authors' soap.py",
+              lambda: refopt.soap(), lambda: _decay_after(refopt.soap(weight_decay=0.0), 3e-3, 0.01)),
+         Diff("the refreshes' QR in float32",
+              "pytorch-optimizer (the authors' soap.py: eigh and QR in float32)",
+              lambda: P.SOAP(qr_dtype="float64"), lambda: P.SOAP())],
+        {"pytorch_optimizer.SOAP": (lambda: refopt.soap(), lambda: P.SOAP())},
+        "The total is mostly the vector b: pytorch-optimizer (and the authors' code) drop a vector's first "
+        "gradient with the rest of the group's, where the paper rule takes AdamW's first step (b alone: "
+        "1.7; the matrix w alone: 3.0e-5). No zero row of L or R on this stream (its first gradient is "
+        "dense), so the exact unit eigenvectors and pytorch-optimizer's eigh(GG + 1e-30 I) agree here; "
+        "eigenvector signs change no bit (tests/rules/test_soap.py).",
     ),
 ]

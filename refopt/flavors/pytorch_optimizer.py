@@ -8,8 +8,9 @@ the canonical rule with its knobs set: Lion, Adan (``debias=True, eps_inside=Fal
 Shampoo, AdaBelief (its ``eps`` both added to the stored :math:`s` and outside the root), NorMuon,
 MARS (``pytorch_optimizer_mars``: ``mars_type="adamw"``, its default, is ``refopt.mars`` with its
 eps placement on matrices; ``"shampoo"`` is MARS-M with Muon's shape factor; AdamW on the rest),
-Muon (``refopt.flavors.torch.Muon``: the same algorithm as ``torch.optim.Muon``) and Yogi
-(``refopt.yogi(bias_correction="moments")``, both moments started at ``initial_accumulator``).
+Muon (``refopt.flavors.torch.Muon``: the same algorithm as ``torch.optim.Muon``), Yogi
+(``refopt.yogi(bias_correction="moments")``, both moments started at ``initial_accumulator``) and
+SOAP (``pytorch_optimizer_soap``: refopt.soap's algorithm in the library's order, its QR in float32).
 
 Conventions shared by all: ``maximize=True`` negates the gradient first; then ``weight_decay``
 is decoupled, :math:`w \leftarrow w(1 - \eta\lambda)` (``fixed_decay``: :math:`w(1-\lambda)`),
@@ -37,13 +38,14 @@ from .pytorch_optimizer_more import ADOPT, AdEMAMix
 from .pytorch_optimizer_schedule_free import ScheduleFreeAdamW, ScheduleFreeSGD
 from .pytorch_optimizer_mars import MARS
 from .pytorch_optimizer_muon import Muon, NorMuon
+from .pytorch_optimizer_soap import SOAP
 from .pytorch_optimizer_rules import by_ndim, debiased_lr, finish, no_extras, refuse
 from .torch import _betas, negated
 
 PREFIX = "pytorch_optimizer."
 __all__ = ["Lion", "Adan", "LARS", "Shampoo", "AdaBelief", "Yogi", "Muon", "NorMuon", "MARS", "ADOPT",
            "AdEMAMix", "Prodigy", "DAdaptAdam", "DAdaptSGD", "DAdaptAdaGrad",
-           "ScheduleFreeSGD", "ScheduleFreeAdamW"]
+           "ScheduleFreeSGD", "ScheduleFreeAdamW", "SOAP"]
 
 
 # --- sign, Nesterov-type and layer-wise rules ------------------------------------------------
@@ -176,7 +178,10 @@ SHAPES = {"Muon": _MATRICES, "NorMuon": _MATRICES, "MARS": {**_MATRICES, "b": (4
 # with |g| ~ 100 has condition ~1e10, so any float64 inverse root (theirs by SVD, ours by eigh)
 # is only good to ~cond * 1e-16: measured worst 4.6e-7 over seeds 0-7; with matrix_eps >= 0.1,
 # 9e-12.
-RTOL = {"Muon": 1e-2, "NorMuon": 1e-2, "MARS": 1e-2, "Shampoo": 1e-5}
+# SOAP's refreshes are float32 QRs on both sides; on NumPy arrays (the oracle's) that is another
+# LAPACK's float32 QR (OpenBLAS vs torch's MKL, 1e-7 apart): measured 1.5e-5..1.1e-4 from the first
+# refresh on, seeds 0-1 (tests/flavors/test_pytorch_optimizer_soap.py; on torch arrays 9.5e-14).
+RTOL = {"Muon": 1e-2, "NorMuon": 1e-2, "MARS": 1e-2, "Shampoo": 1e-5, "SOAP": 1e-3}
 
 
 def precision(attr: str) -> tuple[str, dict | None] | None:
@@ -185,6 +190,8 @@ def precision(attr: str) -> tuple[str, dict | None] | None:
     params' dtype."""
     if attr in ("Muon", "NorMuon", "MARS"):
         return "Newton-Schulz in bfloat16, as pytorch-optimizer computes it", {"newton_schulz_dtype": "float64"}
+    if attr == "SOAP":
+        return "the refreshes' QR in float32, as pytorch-optimizer computes it", {"qr_dtype": "float64"}
     return None
 
 
@@ -211,4 +218,5 @@ EXAMPLES = {
     "pytorch_optimizer.DAdaptAdam": _example("DAdaptAdam", weight_decay=0.01),
     "pytorch_optimizer.DAdaptSGD": _example("DAdaptSGD", weight_decay=0.01),
     "pytorch_optimizer.DAdaptAdaGrad": _example("DAdaptAdaGrad", momentum=0.9),
+    "pytorch_optimizer.SOAP": _example("SOAP", precondition_frequency=3),
 }

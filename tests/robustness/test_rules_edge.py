@@ -114,6 +114,8 @@ AT_EPS_ZERO = {
     **{n: same(UNCHANGED) for n in ("sgd", "momentum", "nesterov", "nesterov_reformulated",
                                     "lars", "lion", "sophia")},
     "shampoo": {**same(UNCHANGED), "entry": MOVES},
+    # eps = 0 refused; zero rows/columns of a factor keep exact unit eigenvectors, so they stay put
+    "soap": {**same(UNCHANGED), "entry": MOVES},
     # factored V-hat = R C / sum(R) is 0 only where a whole row or column is 0; RMS(U) spreads it
     "adafactor": {"entry": UNCHANGED, "row": ALL1, "col": ALL1, "all": NZ1},
     "muon": {"entry": MOVES, "row": UNCHANGED, "col": UNCHANGED, "all": NZ1},
@@ -148,10 +150,11 @@ AT_EPS_ZERO = {
 # With the defaults only the rules whose paper has no epsilon divide 0 by 0.
 AT_DEFAULTS = {n: same(UNCHANGED) for n in AT_EPS_ZERO}
 AT_DEFAULTS.update({"adamax": same(NZ1), "radam": same(NZ5),
-                    **{n: {**same(UNCHANGED), "entry": MOVES} for n in (*NS_RULES, "shampoo")},
+                    **{n: {**same(UNCHANGED), "entry": MOVES} for n in (*NS_RULES, "shampoo", "soap")},
                     **{n: same(MOVES) for n in ("fromage", "asgd", "noisy_sgd", "ftrl")}})
-# eps sets a floor (Sophia), H_0 = eps I (Shampoo), or torch requires it positive (SparseAdam)
-REFUSE_EPS_ZERO = ("sophia", "shampoo", "sparse_adam")
+# eps sets a floor (Sophia), H_0 = eps I (Shampoo), torch requires it positive (SparseAdam), or the
+# quotient would divide rounding noise by its own root (SOAP's rotated coordinates)
+REFUSE_EPS_ZERO = ("sophia", "shampoo", "sparse_adam", "soap")
 EDGE_RULES = [info for info in RULES if info.name != "partition"]  # partition runs inner rules
 
 
