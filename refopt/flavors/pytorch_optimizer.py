@@ -32,6 +32,7 @@ import refopt
 from ..core import NONNEGATIVE, UNIT, number
 from ..rules.muon import flag
 from .pytorch_optimizer_dadapt import DAdaptAdaGrad, DAdaptAdam, DAdaptSGD, Prodigy
+from .pytorch_optimizer_kron import Kron
 from .pytorch_optimizer_more import ADOPT, AdEMAMix
 from .pytorch_optimizer_schedule_free import ScheduleFreeAdamW, ScheduleFreeSGD
 from .pytorch_optimizer_muon import MARS, Muon, NorMuon
@@ -41,7 +42,11 @@ from .torch import _betas, negated
 PREFIX = "pytorch_optimizer."
 __all__ = ["Lion", "Adan", "LARS", "Shampoo", "AdaBelief", "Yogi", "Muon", "NorMuon", "MARS", "ADOPT",
            "AdEMAMix", "Prodigy", "DAdaptAdam", "DAdaptSGD", "DAdaptAdaGrad",
-           "ScheduleFreeSGD", "ScheduleFreeAdamW"]
+           "ScheduleFreeSGD", "ScheduleFreeAdamW", "Kron"]
+
+CLI_REFUSES = {"Kron": "pytorch_optimizer.Kron draws its probe vectors from torch's global generator and its "
+                       "balancing from NumPy's, which the oracle's adapter cannot hand to the flavor; "
+                       "tests/flavors/test_pytorch_optimizer_kron.py replays them from a seeded run"}
 
 
 # --- sign, Nesterov-type and layer-wise rules ------------------------------------------------
@@ -209,4 +214,6 @@ EXAMPLES = {
     "pytorch_optimizer.DAdaptAdam": _example("DAdaptAdam", weight_decay=0.01),
     "pytorch_optimizer.DAdaptSGD": _example("DAdaptSGD", weight_decay=0.01),
     "pytorch_optimizer.DAdaptAdaGrad": _example("DAdaptAdaGrad", momentum=0.9),
+    # precondition_dtype=None: the vectors' params are float64 (the flavor computes in their dtype)
+    "pytorch_optimizer.Kron": _example("Kron", lr=1e-2, weight_decay=0.1, precondition_dtype=None),
 }
