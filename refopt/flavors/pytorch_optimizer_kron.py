@@ -77,9 +77,9 @@ def library_schedule(n: int) -> float:
     return float(min(f(1.0), max(f(0.03), prob)))
 
 
-def Kron(lr=1e-3, momentum=0.9, weight_decay=0.0, weight_decouple=True, pre_conditioner_update_probability=None,
-         max_size_triangular=8192, min_ndim_triangular=2, memory_save_mode=None,
-         momentum_into_precondition_update=True, mu_dtype=None, precondition_dtype=TorchDtype("float32"),
+def Kron(lr=1e-3, momentum=0.9, weight_decay=0.0, weight_decouple=True,
+         pre_conditioner_update_probability=None, max_size_triangular=8192, min_ndim_triangular=2,
+         memory_save_mode=None, momentum_into_precondition_update=True, mu_dtype=None, precondition_dtype=TorchDtype("float32"),
          balance_prob=0.01, maximize=False, seed=0, **kwargs):
     """``pytorch_optimizer.Kron``: ``refopt.psgd_kron`` with its clip, counter and decay."""
     no_extras("Kron", kwargs)
@@ -88,21 +88,23 @@ def Kron(lr=1e-3, momentum=0.9, weight_decay=0.0, weight_decouple=True, pre_cond
     decouple, maximize = flag("weight_decouple", weight_decouple), flag("maximize", maximize)
     wd = number("weight_decay", weight_decay, NONNEGATIVE)
     balance_p = number("balance_prob", balance_prob, UNIT_CLOSED)
-    p_of = library_schedule if pre_conditioner_update_probability is None else pre_conditioner_update_probability
+    p_of = pre_conditioner_update_probability
+    p_of = library_schedule if p_of is None else p_of
     rule = refopt.psgd_kron(lr=lr, b1=momentum, weight_decay=wd if decouple else 0.0,
                             max_size_triangular=max_size_triangular, min_ndim_triangular=min_ndim_triangular,
                             memory_save_mode=memory_save_mode,
                             momentum_into_precond_update=flag("momentum_into_precondition_update",
                                                               momentum_into_precondition_update),
-                            precond_lr=0.1, precond_init_scale=1.0, rms_clip=1.1, rms_clip_eps=1e-6, seed=seed)
+                            precond_lr=0.1, precond_init_scale=1.0, rms_clip=1.1, rms_clip_eps=1e-6,
+                            seed=seed)
 
     wanted = None if precondition_dtype is None else str(precondition_dtype).removeprefix("torch.")
 
     def check_dtype(params):
         for path, w in tree.leaves_with_paths(params):
             if wanted is not None and wanted != str(w.dtype).removeprefix("torch."):
-                raise ValueError(f"pytorch_optimizer.Kron: precondition_dtype={precondition_dtype!r} but params "
-                                 f"leaf {tree.fmt_path(path)} is {w.dtype}; this flavor computes the "
+                raise ValueError(f"pytorch_optimizer.Kron: precondition_dtype={precondition_dtype!r} but "
+                                 f"params leaf {tree.fmt_path(path)} is {w.dtype}; this flavor computes the "
                                  f"preconditioner in the params' dtype: pass None or that dtype")
 
     def init(params):

@@ -219,11 +219,13 @@ def psgd_kron(lr=3e-4, b1=0.9, weight_decay=0.0, update_probability=None, max_si
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     if memory_save_mode not in MODES:
         raise ValueError(f"memory_save_mode must be one of {MODES}, got {memory_save_mode!r}")
-    for name, n in (("max_size_triangular", max_size_triangular), ("min_ndim_triangular", min_ndim_triangular)):
+    for name, n in (("max_size_triangular", max_size_triangular),
+                    ("min_ndim_triangular", min_ndim_triangular)):
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"{name} must be an integer >= 0, got {n!r}")
     if not isinstance(momentum_into_precond_update, bool):
-        raise ValueError(f"momentum_into_precond_update must be True or False, got {momentum_into_precond_update!r}")
+        raise ValueError(f"momentum_into_precond_update must be True or False, "
+                         f"got {momentum_into_precond_update!r}")
     scale = number("precond_init_scale", precond_init_scale, POSITIVE)
     p_of = update_probability_schedule() if update_probability is None else update_probability
     if not callable(p_of):
@@ -231,12 +233,12 @@ def psgd_kron(lr=3e-4, b1=0.9, weight_decay=0.0, update_probability=None, max_si
     seed = int(seed)
 
     def init_leaf(w):
-        xp, shape = array_namespace(w), tuple(w.shape) or (1,)
+        xp, shape, where = array_namespace(w), tuple(w.shape) or (1,), device(w)
         s = scale ** (1 / len(shape))
         diag = diagonal_axes(shape, max_size_triangular, min_ndim_triangular, memory_save_mode)
-        return zeros_like(w), tuple(
-            s * (xp.ones(n, dtype=w.dtype, device=device(w)) if d else xp.eye(n, dtype=w.dtype, device=device(w)))
-            for n, d in zip(shape, diag))
+        return zeros_like(w), tuple(s * (xp.ones(n, dtype=w.dtype, device=where) if d
+                                         else xp.eye(n, dtype=w.dtype, device=where))
+                                    for n, d in zip(shape, diag))
 
     hyper = {"lr": (lr, NONNEGATIVE), "b1": (b1, UNIT), "weight_decay": (weight_decay, NONNEGATIVE),
              "precond_lr": (precond_lr, NONNEGATIVE), "rms_clip_eps": (rms_clip_eps, NONNEGATIVE),
@@ -253,7 +255,8 @@ def psgd_kron(lr=3e-4, b1=0.9, weight_decay=0.0, update_probability=None, max_si
         if update is None:
             p = number("update_probability", p_of(t) if callable(p_of) else p_of, UNIT_CLOSED,
                        f" (schedule at step {t})")
-            update = bool(np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, t]))).random() < p)
+            u_t = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, t]))).random()
+            update = bool(u_t < p)
         if update and probe is None:
             leaves = [w for _, w in tree.leaves_with_paths(params)]
             probe = tree.unflatten(tree.structure(params), [standard_normal(seed, t, k, w)
