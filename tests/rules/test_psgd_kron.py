@@ -10,6 +10,7 @@ its minimiser satisfies P E[h h^T] P = E[v v^T] = I:
 * Whitening, h = g ~ N(0, C1 (x) C2): P = C^-1/2, reached only on average; with a decaying fit step
   measured 6.0e-2 after 1500 updates, asserted 0.15 (C^-1 is 0.62 away: the test separates the two).
 """
+import dataclasses
 import math
 
 import numpy as np
@@ -20,6 +21,8 @@ from hypothesis.extra import numpy as hnp
 
 import refopt
 from refopt.checkpoint import load_state, save_state
+from refopt.conventions import measure
+from refopt.flavors import pytorch_optimizer as P
 from refopt.rules.psgd_kron import diagonal_axes, norm_lower_bound, precondition, update_probability_schedule
 
 
@@ -222,3 +225,34 @@ def test_inputs_kept_dtype_kept_same_bits(shape, dtype, data, update):
     assert out1.dtype == dtype and out1.shape == shape and all(q.dtype == dtype for q in s1.Q)
     assert np.array_equal(out1, out2, equal_nan=True)
     assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(s1.Q, s2.Q))
+
+
+def _never_balanced():
+    opt = refopt.psgd_kron(lr=1e-3)
+    return dataclasses.replace(opt, step=lambda p, g, s: opt.step(p, g, s, balance=False))
+
+
+def _rule(**kw):
+    return lambda: refopt.psgd_kron(lr=1e-3, **kw)
+
+
+DEPARTURES = [  # (what, paper side, other side, measured size, first differing step)
+    ("pytorch-optimizer's clip eps 1e-6", _rule(), _rule(rms_clip_eps=1e-6), 8.1e-7, 1),
+    ("pytorch-optimizer, all of it, p = 1", _rule(), lambda: P.Kron(precondition_dtype=None), 8.1e-7, 1),
+    ("pytorch-optimizer's counter, p = 0.1", _rule(update_probability=0.1, rms_clip_eps=1e-6),
+     lambda: P.Kron(precondition_dtype=None, pre_conditioner_update_probability=0.1), 0.15, 2),
+    ("the author's fit on the raw gradient", _rule(), _rule(momentum_into_precond_update=False), 2.0, 2),
+    ("the author's no RMS clip", _rule(), _rule(rms_clip=None), 12.0, 1),
+]
+
+
+@pytest.mark.parametrize("paper, other, size, first", [d[1:] for d in DEPARTURES],
+                         ids=[d[0] for d in DEPARTURES])
+def test_departures_are_the_sizes_the_docstring_gives(paper, other, size, first):
+    got, step = measure(paper, other, {"w": (5, 4), "b": (4,), "t": (2, 3, 2)})
+    assert got == pytest.approx(size, rel=0.05) and step == first
+
+
+def test_balancing_is_rounding_only():
+    got, step = measure(_rule(), _never_balanced, {"w": (5, 4), "b": (4,), "t": (2, 3, 2)})
+    assert got < 1e-13 and step is None
