@@ -17,8 +17,9 @@ counter :math:`\ge 1/p`, which resets it. The counter lives in this flavor's sta
 **What it cannot draw as the library does.** The probe :math:`V` (``torch.randn_like`` on torch's
 global generator, per leaf in order, at steps that update) and the balancing (``np.random.random()
 < balance_prob`` on NumPy's global generator, at steps that update). ``step(..., probe=tree,
-balance=bool)`` takes both from the caller, which is how tests/flavors/test_pytorch_optimizer_kron.py
-replays a seeded library run; without them they come from ``seed`` (``refopt.psgd_kron``), and
+balance=bool)`` takes both from the caller (``probe`` may be a function returning the tree, called
+only at steps that update, so a caller can replay a generator in the library's order), which is how
+tests/rules/test_psgd_kron.py and tests/flavors/test_pytorch_optimizer_kron.py replay a seeded run; without them they come from ``seed`` (``refopt.psgd_kron``), and
 balancing from a PCG64 draw of ``SeedSequence([seed, t, 1])`` below ``balance_prob``. Balancing
 leaves :math:`P` unchanged in exact arithmetic.
 
@@ -129,6 +130,8 @@ def Kron(lr=1e-3, momentum=0.9, weight_decay=0.0, weight_decouple=True,
         if balance is None:
             u = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, t, 1]))).random()
             balance = bool(u < balance_p)
+        if update and callable(probe):
+            probe = probe()
         params, inner = rule.step(params, grads_as_library(params, grads), state.inner, update=update,
                                   probe=probe, balance=bool(balance) and update)
         return params, PytorchOptimizerKronState(t, 0 if update else counter, inner)

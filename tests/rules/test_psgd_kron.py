@@ -19,11 +19,59 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import pytorch_optimizer
+import torch
+
 import refopt
+from refopt import tree
 from refopt.checkpoint import load_state, save_state
 from refopt.conventions import measure
 from refopt.flavors import pytorch_optimizer as P
+from refopt.interop.torch import torch_optimizer
 from refopt.rules.psgd_kron import diagonal_axes, norm_lower_bound, precondition, update_probability_schedule
+
+from .independent import Check, assert_agrees
+
+
+def replayed(seed=0, **kw):
+    """The flavor drawing V and the balancing coin as pytorch-optimizer does, from seeded copies of
+    the generators the library uses (torch's and NumPy's global ones, seeded by ``library``)."""
+    opt = P.Kron(**kw)
+    probes, coins = torch.Generator().manual_seed(seed), np.random.RandomState(seed)
+
+    def draw(params):
+        return tree.unflatten(tree.structure(params), [torch.randn(tuple(w.shape), generator=probes,
+                                                                   dtype=torch.float64).numpy()
+                                                       for _, w in tree.leaves_with_paths(params)])
+
+    def step(params, grads, state):
+        coin = coins.random_sample() < kw.get("balance_prob", 0.01)
+        return opt.step(params, grads, state, probe=lambda: draw(params), balance=coin)
+    return dataclasses.replace(opt, step=step)
+
+
+def library(seed=0, **kw):
+    """pytorch_optimizer.Kron as its users make a run reproducible: both global generators seeded."""
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    return torch_optimizer(pytorch_optimizer.Kron, **kw)
+
+
+SHAPES = {"w": (5, 4), "b": (4,), "s": (), "t": (2, 3, 2)}
+F64 = {"precondition_dtype": torch.float64}
+DIAG = {**F64, "memory_save_mode": "all_diag", "balance_prob": 0.5}
+DECAY = {**F64, "pre_conditioner_update_probability": 0.3, "weight_decay": 0.1, "lr": 1e-2}
+CHECKS = [  # tests/flavors/test_pytorch_optimizer_kron.py has more settings and the measured figures
+    Check("psgd_kron", "pytorch_optimizer.Kron", lambda: replayed(**DIAG), lambda: library(**DIAG), 1e-10,
+          shapes=SHAPES, why="diagonal factors, balancing half the time"),
+    Check("psgd_kron", "pytorch_optimizer.Kron", lambda: replayed(**DECAY), lambda: library(**DECAY), 1e-5,
+          shapes=SHAPES, why="triangular factors, p=0.3, decay: the library solves them in float32"),
+]
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.id)
+def test_agrees_with_pytorch_optimizer(check):
+    assert_agrees(check)
 
 
 def spd(rng, n, cond):
