@@ -19,9 +19,10 @@ global generator, per leaf in order, at steps that update) and the balancing (``
 < balance_prob`` on NumPy's global generator, at steps that update). ``step(..., probe=tree,
 balance=bool)`` takes both from the caller (``probe`` may be a function returning the tree, called
 only at steps that update, so a caller can replay a generator in the library's order), which is how
-tests/rules/test_psgd_kron.py and tests/flavors/test_pytorch_optimizer_kron.py replay a seeded run; without them they come from ``seed`` (``refopt.psgd_kron``), and
-balancing from a PCG64 draw of ``SeedSequence([seed, t, 1])`` below ``balance_prob``. Balancing
-leaves :math:`P` unchanged in exact arithmetic.
+tests/rules/test_psgd_kron.py and tests/flavors/test_pytorch_optimizer_kron.py replay a seeded run;
+without them they come from ``seed`` (``refopt.psgd_kron``), and balancing from a PCG64 draw of
+``SeedSequence([seed, t, 1])`` below ``balance_prob``. Balancing leaves :math:`P` unchanged in
+exact arithmetic.
 
 **Precision.** The preconditioner is computed in the params' dtype: ``precondition_dtype`` must be
 None or the params' dtype (the default ``torch.float32`` fits float32 params; for float64 params
@@ -80,8 +81,8 @@ def library_schedule(n: int) -> float:
 
 def Kron(lr=1e-3, momentum=0.9, weight_decay=0.0, weight_decouple=True,
          pre_conditioner_update_probability=None, max_size_triangular=8192, min_ndim_triangular=2,
-         memory_save_mode=None, momentum_into_precondition_update=True, mu_dtype=None, precondition_dtype=TorchDtype("float32"),
-         balance_prob=0.01, maximize=False, seed=0, **kwargs):
+         memory_save_mode=None, momentum_into_precondition_update=True, mu_dtype=None,
+         precondition_dtype=TorchDtype("float32"), balance_prob=0.01, maximize=False, seed=0, **kwargs):
     """``pytorch_optimizer.Kron``: ``refopt.psgd_kron`` with its clip, counter and decay."""
     no_extras("Kron", kwargs)
     if mu_dtype is not None:
