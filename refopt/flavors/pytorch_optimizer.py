@@ -9,6 +9,9 @@ Shampoo, AdaBelief (its ``eps`` both added to the stored :math:`s` and outside t
 MARS (``mars_type="shampoo"``: MARS-M with Muon's shape factor on matrices, AdamW on the rest),
 Muon (``refopt.flavors.torch.Muon``: the same algorithm as ``torch.optim.Muon``) and Yogi
 (``refopt.yogi(bias_correction="moments")``, both moments started at ``initial_accumulator``).
+``Kron`` (``pytorch_optimizer_kron``) is ``refopt.psgd_kron`` with the library's update counter and
+clip; its random probes are replayed from a seeded run, and with triangular factors it agrees to
+1e-5 only, since the library solves those in float32 (tests/flavors/test_pytorch_optimizer_kron.py).
 
 Conventions shared by all: ``maximize=True`` negates the gradient first; then ``weight_decay``
 is decoupled, :math:`w \leftarrow w(1 - \eta\lambda)` (``fixed_decay``: :math:`w(1-\lambda)`),
