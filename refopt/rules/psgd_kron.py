@@ -49,8 +49,9 @@ eps_c    ``rms_clip_eps``                 1e-12
 
 **Diagonal factors.** Axis :math:`i` gets a diagonal factor when :math:`n_i = 1`, :math:`n_i >`
 ``max_size_triangular``, the leaf has fewer than ``min_ndim_triangular`` axes (vectors, 0-d
-leaves: a 0-d leaf is one axis of size 1), or ``memory_save_mode`` says so (``one_diag``: the
-largest axis, the last of equals; ``smart_one_diag``: the same, only when strictly largest).
+leaves: a 0-d leaf is one axis of size 1, its factor stored 0-d), or ``memory_save_mode`` says
+so (``one_diag``: the largest axis, the last of equals; ``smart_one_diag``: the same, only when
+strictly largest).
 
 **Randomness, deterministic.** The step is a pure function of its inputs and ``seed``:
 
@@ -201,6 +202,7 @@ def _update(w, g, m, Q, *, t, lr, b1, weight_decay, precond_lr, momentum_into_pr
     shape = tuple(w.shape) or (1,)
     m = b1 * m + (1 - b1) * g
     m_hat = xp.reshape(m / (1 - b1**t), shape)
+    Q = tuple(xp.reshape(q, (1,)) if q.ndim == 0 else q for q in Q)
     if update:
         h = m_hat if momentum_into_precond_update else xp.reshape(g, shape)
         Q = fit(_balance(Q) if balance else Q, xp.reshape(probe, shape), h, precond_lr)
@@ -209,7 +211,7 @@ def _update(w, g, m, Q, *, t, lr, b1, weight_decay, precond_lr, momentum_into_pr
         u = u * min(1.0, rms_clip / (float(xp.sqrt(xp.mean(u * u))) + rms_clip_eps))
     if weight_decay != 0 and w.ndim >= 2:
         u = u + weight_decay * w
-    return w - lr * u, m, Q
+    return w - lr * u, m, tuple(xp.reshape(q, ()) for q in Q) if w.ndim == 0 else Q
 
 
 def _check_leaf(path, w):
@@ -245,6 +247,8 @@ def psgd_kron(lr=3e-4, b1=0.9, weight_decay=0.0, update_probability=None, max_si
 
     def init_leaf(w):
         xp, shape, where = array_namespace(w), tuple(w.shape) or (1,), device(w)
+        if w.ndim == 0:  # one scalar factor, stored 0-d as the leaf is
+            return zeros_like(w), (scale * xp.ones((), dtype=w.dtype, device=where),)
         s = scale ** (1 / len(shape))
         diag = diagonal_axes(shape, max_size_triangular, min_ndim_triangular, memory_save_mode)
         return zeros_like(w), tuple(s * (xp.ones(n, dtype=w.dtype, device=where) if d

@@ -134,7 +134,7 @@ PARAMS = {"w": np.ones((5, 4)), "t": np.ones((2, 3, 2)), "b": np.ones(6), "s": n
 def test_factors_triangular_or_diagonal_as_the_shape_decides():
     _, state = run(refopt.psgd_kron(lr=1e-2, max_size_triangular=4), PARAMS, 30)
     shapes = {k: [q.shape for q in Q] for k, Q in state.Q.items()}
-    assert shapes == {"w": [(5,), (4, 4)], "t": [(2, 2), (3, 3), (2, 2)], "b": [(6,)], "s": [(1,)],
+    assert shapes == {"w": [(5,), (4, 4)], "t": [(2, 2), (3, 3), (2, 2)], "b": [(6,)], "s": [()],
                       "one": [(1,), (3, 3)]}
     for Q in state.Q.values():
         for q in Q:
