@@ -17,17 +17,18 @@ and :math:`X_{(i)}` the mode-i unfolding (an :math:`n_i\times\prod_{j\ne i}n_j` 
     w_t &= w_{t-1} - \eta\,(u + \lambda\, w_{t-1})\qquad (\lambda \text{ on leaves of ndim} \ge 2)
 
 The fit is one Lie-group gradient step on the criterion :math:`c(P) = E[h^\top P h + v^\top
-P^{-1} v]` with :math:`h = \hat m_t`: Li (2018), "Preconditioned Stochastic Gradient Descent",
-IEEE TNNLS 29(5) (arXiv 1512.04202), eq. (13) and the Kronecker form of its §V; Li (2022), "Black
-Box Lie Group Preconditioners for SGD" (arXiv 2211.04422), the group update
-:math:`Q \leftarrow (I - \mu\,\nabla)Q` with the step normalised by the Hessian-side
-bound :math:`\lVert S_i\rVert`. Its fixed point is :math:`P\,E[hh^\top]\,P = E[vv^\top] = I`, i.e.
-:math:`P = E[hh^\top]^{-1/2}` within the Kronecker family (tests/rules/test_psgd_kron.py checks it).
-A factor is upper triangular, :math:`\lVert S_i\rVert` the spectral-norm lower bound of the
-author's psgd_torch (``norm_lower_bound``); a diagonal factor (a vector) uses
-:math:`\max|S_i|` and the elementwise product. The Kron optimizer around it (momentum, the update
-schedule, the RMS clip, the decay, the defaults) is Evan Walters' ``kron_torch.Kron`` (and
-``psgd_jax``), which ports the author's ``Kron`` class.
+P^{-1} v]`, :math:`h = \hat m_t`, whose fixed point is :math:`P\,E[hh^\top]\,P = E[vv^\top] = I`,
+:math:`P = E[hh^\top]^{-1/2}` within the Kronecker family (tests/rules/test_psgd_kron.py checks
+it). The criterion and the Kronecker-product preconditioner: Li (2018), "Preconditioned Stochastic
+Gradient Descent", IEEE TNNLS 29(5) (arXiv 1512.04202); fitting on matrix Lie groups and the
+whitening (Fisher) pairs :math:`(v, g)`: Li (2019), "Preconditioner on Matrix Lie Group for SGD",
+ICLR (arXiv 1809.10232); the step :math:`Q \leftarrow (I - \mu\nabla)Q` normalised by
+:math:`\lVert S_i\rVert` so that :math:`\mu` is scale-free: Li (2022), "Black Box Lie Group
+Preconditioners for SGD" (arXiv 2211.04422), as the author's psgd_torch ``Kron`` (2024,
+``step_normalizer='2nd'``) computes it, :math:`\lVert S_i\rVert` its spectral-norm lower bound
+``norm_lower_bound`` (a diagonal factor: :math:`\max|S_i|`, elementwise products). The optimizer
+around the fit (momentum, update schedule, RMS clip, decay, defaults) is Evan Walters'
+``kron_torch.Kron`` (and ``psgd_jax``), a port of the author's ``Kron`` class.
 
 =======  ===============================  ==============================================
 symbol   argument                         default
@@ -285,7 +286,7 @@ def psgd_kron(lr=3e-4, b1=0.9, weight_decay=0.0, update_probability=None, max_si
 
 INFO = RuleInfo(
     name="psgd_kron", factory=psgd_kron, family="G. Matrix preconditioning",
-    paper="Li (2018); Li (2022)", year=2018,
+    paper="Li (2018); Li (2019); Li (2022)", year=2018,
     hook="Kronecker-factored preconditioner fitted on a Lie group to whiten the gradient",
     equations="m_t = \\beta m_{t-1} + (1-\\beta) g_t,\\ \\hat m_t = m_t/(1-\\beta^t)\n"
               "Q_i \\leftarrow Q_i - \\frac{\\mu}{\\lVert S_i\\rVert}\\,\\mathrm{triu}(A_{(i)}A_{(i)}^\\top"
