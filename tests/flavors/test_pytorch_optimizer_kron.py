@@ -138,3 +138,18 @@ def test_the_counter_updates_at_every_fourth_step_for_p_a_quarter():
         moved.append(not np.array_equal(before, state.inner.Q[0]))
     assert counters == [1, 2, 3, 0, 1, 2, 3, 0, 1]
     assert moved == [c == 0 for c in counters]
+
+
+def test_the_flavors_state_saves_and_loads_with_its_counter(tmp_path):
+    from refopt.checkpoint import load_state, save_state
+    opt = P.Kron(pre_conditioner_update_probability=0.25, precondition_dtype=None)
+    w = {"w": np.ones((3, 2)), "s": np.array(0.5)}
+    g = {"w": np.full((3, 2), 0.1), "s": np.array(-0.2)}
+    state = opt.init(w)
+    for _ in range(3):
+        w, state = opt.step(w, g, state)
+    save_state(tmp_path / "kron.npz", state)
+    back = load_state(tmp_path / "kron.npz")
+    assert back.counter == state.counter == 3
+    (w1, s1), (w2, s2) = opt.step(w, g, state), opt.step(w, g, back)
+    assert all(np.array_equal(w1[k], w2[k]) for k in w) and s1.counter == s2.counter == 0
