@@ -5,8 +5,7 @@ its minimiser satisfies P E[h h^T] P = E[v v^T] = I:
 
 * Newton pairs h = H v (H symmetric positive definite): P H^2 P = I, so P = H^-1. For a Kronecker
   H = H1 (x) H2 the fixed point holds sample by sample (A = B at P = H^-1, so E_i = 0), and the fit
-  converges to it linearly, without noise: measured 1.6e-9 relative after 1500 updates (2.2e-12
-  after 2000), asserted 1e-8.
+  converges to it linearly, without noise: measured 1.6e-9 relative after 1500 updates, asserted 1e-8.
 * Whitening, h = g ~ N(0, C1 (x) C2): P = C^-1/2, reached only on average; with a decaying fit step
   measured 6.0e-2 after 1500 updates, asserted 0.15 (C^-1 is 0.62 away: the test separates the two).
 """
@@ -18,7 +17,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
 import pytorch_optimizer
 import torch
 
@@ -91,17 +89,15 @@ def fitted_P(pairs, precond_lr, shape=(4, 3)):
     state = opt.init(w)
     for V, h in pairs:
         w, state = opt.step(w, h, state, probe=V)
-    Q1, Q2 = state.Q["w"] if isinstance(state.Q, dict) else state.Q
+    Q1, Q2 = state.Q
     return np.kron(Q1.T @ Q1, Q2.T @ Q2)
 
 
 def test_newton_pairs_fit_the_inverse_hessian():
     rng, draws = np.random.default_rng(0), np.random.default_rng(1)
     H1, H2 = spd(rng, 4, 10.0), spd(rng, 3, 5.0)
-    pairs = []
-    for _ in range(1500):
-        V = draws.standard_normal((4, 3))
-        pairs.append((V, H1 @ V @ H2))
+    Vs = [draws.standard_normal((4, 3)) for _ in range(1500)]
+    pairs = [(V, H1 @ V @ H2) for V in Vs]
     target = np.linalg.inv(np.kron(H1, H2))
     P = fitted_P(pairs, 0.1)
     assert np.linalg.norm(P - target) / np.linalg.norm(target) < 1e-8
@@ -179,8 +175,6 @@ def test_balancing_rescales_the_factors_but_not_their_product():
     np.testing.assert_allclose(P1, P2, rtol=1e-12)
     np.testing.assert_allclose(w1["w"], w2["w"], rtol=1e-13)
     assert not np.allclose(s1.Q["w"][0], s2.Q["w"][0], rtol=1e-6)
-    norms = [np.max(np.abs(q)) for q in opt.step(params, g, state, update=True, balance=True)[1].Q["w"]]
-    assert norms[0] != norms[1]  # balanced before the fit, which moves each factor differently
 
 
 def test_update_decisions_and_probes_are_the_documented_draws():
