@@ -24,6 +24,10 @@ NOT_SHIPPED: dict[str, tuple[tuple[str, ...], str]] = {
                    "and pytorch-optimizer's DAdaptSGD"),
     "dadapt_adagrad": (("DAdaptAdaGrad", "dadapt_adagrad"), "the authors' dadaptation 3.2 (bit for bit) and "
                        "pytorch-optimizer's DAdaptAdaGrad"),
+    "psgd_kron": (("Kron", "kron", "psgd_kron", "psgd", "PSGD"),
+                  "pytorch-optimizer's Kron (checked against it, its departures measured in "
+                  "refopt/rules/psgd_kron.py); kron_torch, psgd_jax and heavyball outside the three "
+                  "frameworks"),
 }
 
 

@@ -11,6 +11,9 @@ eps placement on matrices; ``"shampoo"`` is MARS-M with Muon's shape factor; Ada
 Muon (``refopt.flavors.torch.Muon``: the same algorithm as ``torch.optim.Muon``), Yogi
 (``refopt.yogi(bias_correction="moments")``, both moments started at ``initial_accumulator``) and
 SOAP (``pytorch_optimizer_soap``: refopt.soap's algorithm in the library's order, its QR in float32).
+``Kron`` (``pytorch_optimizer_kron``) is ``refopt.psgd_kron`` with the library's update counter and
+clip; its random probes are replayed from a seeded run, and with triangular factors it agrees to
+1e-5 only, since the library solves those in float32 (tests/flavors/test_pytorch_optimizer_kron.py).
 
 Conventions shared by all: ``maximize=True`` negates the gradient first; then ``weight_decay``
 is decoupled, :math:`w \leftarrow w(1 - \eta\lambda)` (``fixed_decay``: :math:`w(1-\lambda)`),
@@ -34,6 +37,7 @@ import refopt
 from ..core import NONNEGATIVE, UNIT, number
 from ..rules.muon import flag
 from .pytorch_optimizer_dadapt import DAdaptAdaGrad, DAdaptAdam, DAdaptSGD, Prodigy
+from .pytorch_optimizer_kron import Kron
 from .pytorch_optimizer_more import ADOPT, AdEMAMix
 from .pytorch_optimizer_schedule_free import ScheduleFreeAdamW, ScheduleFreeSGD
 from .pytorch_optimizer_mars import MARS
@@ -45,7 +49,11 @@ from .torch import _betas, negated
 PREFIX = "pytorch_optimizer."
 __all__ = ["Lion", "Adan", "LARS", "Shampoo", "AdaBelief", "Yogi", "Muon", "NorMuon", "MARS", "ADOPT",
            "AdEMAMix", "Prodigy", "DAdaptAdam", "DAdaptSGD", "DAdaptAdaGrad",
-           "ScheduleFreeSGD", "ScheduleFreeAdamW", "SOAP"]
+           "ScheduleFreeSGD", "ScheduleFreeAdamW", "SOAP", "Kron"]
+
+CLI_REFUSES = {"Kron": "pytorch_optimizer.Kron draws its probe vectors from torch's global generator and its "
+                       "balancing from NumPy's, which the oracle's adapter cannot hand to the flavor; "
+                       "tests/flavors/test_pytorch_optimizer_kron.py replays them from a seeded run"}
 
 
 # --- sign, Nesterov-type and layer-wise rules ------------------------------------------------
@@ -219,4 +227,6 @@ EXAMPLES = {
     "pytorch_optimizer.DAdaptSGD": _example("DAdaptSGD", weight_decay=0.01),
     "pytorch_optimizer.DAdaptAdaGrad": _example("DAdaptAdaGrad", momentum=0.9),
     "pytorch_optimizer.SOAP": _example("SOAP", precondition_frequency=3),
+    # precondition_dtype=None: the vectors' params are float64 (the flavor computes in their dtype)
+    "pytorch_optimizer.Kron": _example("Kron", lr=1e-2, weight_decay=0.1, precondition_dtype=None),
 }

@@ -317,7 +317,10 @@ NON_FINITE = [np.nan, np.inf, -np.inf]
 # everyone's), and noisy SGD's seeded noise is drawn per leaf position (leaf 'b' is leaf 1 in the
 # pair, leaf 0 alone); Prodigy's and D-Adaptation's d is one scalar for the whole tree. The
 # NaN-never-vanishes check still applies to them.
-TREE_COUPLED = ("polyak_sgd", "noisy_sgd", "prodigy", "dadapt_adam", "dadapt_sgd", "dadapt_adagrad")
+# psgd_kron, like noisy_sgd, draws a leaf's random numbers by the leaf's place in the tree: 'b' alone
+# gets other draws than 'b' beside 'a'
+TREE_COUPLED = ("polyak_sgd", "noisy_sgd", "prodigy", "dadapt_adam", "dadapt_sgd", "dadapt_adagrad",
+                "psgd_kron")
 
 
 @rules

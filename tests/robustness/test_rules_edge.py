@@ -146,12 +146,16 @@ AT_EPS_ZERO = {
     **{n: same(UNCHANGED) for n in ("dadapt_sgd", "dadapt_adagrad")},
     # Schedule-Free SGD steps z along g; its AdamW divides by sqrt(s) as Adam does
     "schedule_free_sgd": same(UNCHANGED), "schedule_free_adamw": same(NZ1),
+    # PSGD Kron: Q_i^T Q_i mixes rows and columns (the triangular factors fill in); an all-zero
+    # gradient gives u = 0 (its RMS clip divides by rms + 1e-12, never by 0)
+    "psgd_kron": {**same(MOVES), "all": UNCHANGED},
 }
 # With the defaults only the rules whose paper has no epsilon divide 0 by 0.
 AT_DEFAULTS = {n: same(UNCHANGED) for n in AT_EPS_ZERO}
 AT_DEFAULTS.update({"adamax": same(NZ1), "radam": same(NZ5),
                     **{n: {**same(UNCHANGED), "entry": MOVES} for n in (*NS_RULES, "shampoo", "soap")},
-                    **{n: same(MOVES) for n in ("fromage", "asgd", "noisy_sgd", "ftrl")}})
+                    **{n: same(MOVES) for n in ("fromage", "asgd", "noisy_sgd", "ftrl")},
+                    "psgd_kron": AT_EPS_ZERO["psgd_kron"]})
 # eps sets a floor (Sophia), H_0 = eps I (Shampoo), torch requires it positive (SparseAdam), or the
 # quotient would divide rounding noise by its own root (SOAP's rotated coordinates)
 REFUSE_EPS_ZERO = ("sophia", "shampoo", "sparse_adam", "soap")
