@@ -280,8 +280,11 @@ def psgd_kron(lr=3e-4, b1=0.9, weight_decay=0.0, update_probability=None, max_si
         balance = bool(update) if balance is None else bool(balance) and bool(update)
         return inner[bool(update), balance].step(params, grads, state, probe=probe if update else None)
 
-    opt = inner[False, False]
-    return dataclasses.replace(opt, step=step, hyperparams={**opt.hyperparams, "seed": seed})
+    opt = inner[False, False]  # its hyperparams: the factory's arguments, so psgd_kron(**them) rebuilds it
+    arguments = dict({k: opt.hyperparams[k] for k in hyper}, update_probability=update_probability,
+                     max_size_triangular=max_size_triangular, min_ndim_triangular=min_ndim_triangular,
+                     memory_save_mode=memory_save_mode, precond_init_scale=precond_init_scale, seed=seed)
+    return dataclasses.replace(opt, step=step, hyperparams=arguments)
 
 
 INFO = RuleInfo(
