@@ -16,7 +16,7 @@ from array_api_compat import device, is_array_api_obj, is_cupy_array, is_torch_a
 
 __all__ = ["array_namespace", "check_leaf", "check_buffer", "to_numpy", "zeros_like",
            "is_real_floating", "finfo", "article", "as_array_like", "no_grad",
-           "accumulator", "rounded", "c_order", "unless_overflowed"]
+           "accumulator", "rounded", "c_order", "unless_overflowed", "check_full_precision"]
 
 
 _NUMPY = array_api_compat.array_namespace(np.empty(0))
@@ -92,6 +92,15 @@ def check_leaf(path: str, w: Any, g: Any, what: str = "grads") -> None:
     if tuple(g.shape) != tuple(w.shape):
         raise ValueError(f"{what} leaf {path} has shape {tuple(g.shape)}, "
                          f"params have {tuple(w.shape)} (no broadcasting)")
+
+
+def check_full_precision(rule: str, title: str, path: str, w: Any, needs: str) -> None:
+    """Refuse a leaf below float32 for a rule whose linear algebra (``needs``) has no float16 or
+    bfloat16 version in NumPy, torch or JAX."""
+    xp = array_namespace(w)
+    if w.dtype not in (xp.float32, xp.float64):
+        raise ValueError(f"{rule}: params leaf {path} has dtype {w.dtype}; {title} needs float32 "
+                         f"or float64 ({needs} have no half-precision version)")
 
 
 def check_buffer(path: str, field: str, w: Any, buf: Any) -> None:

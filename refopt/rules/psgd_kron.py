@@ -103,7 +103,7 @@ import numpy as np
 from array_api_compat import device
 
 from .. import tree
-from ..backend import array_namespace, zeros_like
+from ..backend import array_namespace, check_full_precision, zeros_like
 from ..core import NONNEGATIVE, POSITIVE, UNIT, UNIT_CLOSED, RuleInfo, number, rule
 from ..validate import check_state_type, step_count
 from .noisy_sgd import standard_normal
@@ -219,10 +219,7 @@ def _check_leaf(path, w):
     if 0 in tuple(w.shape):
         raise ValueError(f"psgd_kron: params leaf {path} is empty (shape {tuple(w.shape)}); "
                          f"its Kronecker factors need every dimension >= 1")
-    xp = array_namespace(w)
-    if w.dtype not in (xp.float32, xp.float64):
-        raise ValueError(f"psgd_kron: params leaf {path} has dtype {w.dtype}; PSGD Kron needs float32 "
-                         f"or float64 (its triangular solves have no half-precision version)")
+    check_full_precision("psgd_kron", "PSGD Kron", path, w, "its triangular solves")
 
 
 def psgd_kron(lr=3e-4, b1=0.9, weight_decay=0.0, update_probability=None, max_size_triangular=8192,

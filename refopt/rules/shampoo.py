@@ -85,7 +85,7 @@ from typing import NamedTuple
 from array_api_compat import device
 
 from .. import tree
-from ..backend import array_namespace
+from ..backend import array_namespace, check_full_precision
 from ..core import NONNEGATIVE, POSITIVE, RuleInfo, rule
 
 
@@ -154,10 +154,7 @@ def _check_leaf(path, w):
     if 0 in tuple(w.shape):
         raise ValueError(f"shampoo: params leaf {path} is empty (shape {tuple(w.shape)}); "
                          f"Shampoo needs every dimension >= 1")
-    xp = array_namespace(w)
-    if w.dtype not in (xp.float32, xp.float64):
-        raise ValueError(f"shampoo: params leaf {path} has dtype {w.dtype}; Shampoo needs float32 "
-                         f"or float64 (its eigendecompositions have no half-precision version)")
+    check_full_precision("shampoo", "Shampoo", path, w, "its eigendecompositions")
 
 
 def _name_the_leaf(params, grads, state):

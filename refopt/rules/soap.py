@@ -104,7 +104,7 @@ from typing import NamedTuple
 import numpy as np
 from array_api_compat import device
 
-from ..backend import array_namespace, to_numpy, zeros_like
+from ..backend import array_namespace, check_full_precision, to_numpy, zeros_like
 from ..core import NONNEGATIVE, POSITIVE, UNIT, RuleInfo, rule
 from .muon import choice, flag
 from .shampoo import _gram, _mode_product, _unfold, _wide
@@ -256,10 +256,7 @@ def _count(name, value):
 
 
 def _check_leaf(path, w):
-    xp = array_namespace(w)
-    if w.dtype not in (xp.float32, xp.float64):
-        raise ValueError(f"soap: params leaf {path} has dtype {w.dtype}; SOAP needs float32 or float64 "
-                         f"(its eigendecompositions have no half-precision version)")
+    check_full_precision("soap", "SOAP", path, w, "its eigendecompositions")
 
 
 def soap(lr=3e-3, beta1=0.95, beta2=0.95, shampoo_beta=None, eps=1e-8, weight_decay=0.01,
