@@ -119,13 +119,17 @@ def plot(rows: list[dict], path: Path) -> None:
     cols = min(4, len(rules))
     nrows = -(-len(rules) // cols)
     fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.6 * nrows), sharey=True, squeeze=False)
+    # one colour per implementation across panels: a panel without torch's class must not shift the rest
+    keys = list(dict.fromkeys((r["impl"], r["threads"]) for r in rows))
+    colour = {key: f"C{k % 10}" for k, key in enumerate(keys)}
     for ax, rule in zip(axes.flat, rules):
         mine = [r for r in rows if r["rule"] == rule and r["layout"] == "flat"]
         for impl, threads in dict.fromkeys((r["impl"], r["threads"]) for r in mine):
             pts = sorted((r["size"], r["median_s"] / r["size"] * 1e9) for r in mine
                          if (r["impl"], r["threads"]) == (impl, threads))
             label = f"{impl} ({threads} thr)" if threads else f"{impl} (XLA threads)"
-            ax.plot(*zip(*pts), marker="o", label=label, linestyle="--" if impl == "roofline" else "-")
+            ax.plot(*zip(*pts), marker="o", label=label, color=colour[impl, threads],
+                    linestyle="--" if impl == "roofline" else "-")
         ax.set(xscale="log", yscale="log", title=f"{rule}, one float32 tensor", xlabel="parameters")
     for ax in list(axes.flat)[len(rules):]:
         ax.axis("off")
