@@ -209,11 +209,11 @@ def test_matches_keras_at_floatx64_and_in_float32(case, floatx, dtype):
 # all rows doubled the file's cost, ~50 s on one core, for rows that share their code paths with
 # the SAMPLE's)
 ALTERNATE = [(case, *OTHER_WAYS["argvalues"][k % 2]) for k, case in enumerate(REST)]
+ALTERNATE_IDS = [f"{_ids(c)}-{OTHER_WAYS['ids'][k % 2]}" for k, c in enumerate(REST)]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case,floatx,dtype", ALTERNATE,
-                         ids=[f"{_ids(c)}-{OTHER_WAYS['ids'][k % 2]}" for k, (c, _, _) in enumerate(ALTERNATE)])
+@pytest.mark.parametrize("case,floatx,dtype", ALTERNATE, ids=ALTERNATE_IDS)
 def test_the_rest_matches_keras_at_floatx64_or_in_float32(case, floatx, dtype):
     report = run(case, floatx, dtype)
     assert report.ok, str(report)
