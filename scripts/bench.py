@@ -142,7 +142,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1e4,1e5,1e6,1e7", help="comma-separated (default: %(default)s)")
     parser.add_argument("--rules", default=",".join(RULES), help="default: %(default)s")
     parser.add_argument("--out", default="docs/bench", help="folder for bench.json and bench.png")

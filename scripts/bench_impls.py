@@ -265,7 +265,7 @@ def bench_rule(rule, size, layout, rng, rounds=3, block_seconds=0.25):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("size", type=int)
     parser.add_argument("out")
     parser.add_argument("--rules", default=",".join(RULES))

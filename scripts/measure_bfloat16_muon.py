@@ -41,7 +41,7 @@ def measure(module, name, kwargs, shapes, seed, steps):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--seeds", type=int, default=3)
     args = ap.parse_args(argv)
