@@ -1,5 +1,6 @@
 """The analysis on local processes and on a dask cluster writes the same bytes as the serial run."""
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -69,6 +70,20 @@ def test_groups_keep_cached_runs_together_and_cover_everything_once():
     assert {"counterexample_trajectories", "regret_curves"} <= set(together[1])
     # reddi_phase calls regret's uncached functions only: it runs apart
     assert "reddi-phase" not in together[0]
+
+
+def test_workers_get_their_share_of_the_cores_for_blas_and_this_process_keeps_its_own(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    for v in parallel.THREAD_VARIABLES:
+        monkeypatch.delenv(v, raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")   # a user's own setting wins
+    ex = parallel.executor(2)
+    try:
+        seen = [ex.submit(os.getenv, v).result() for v in parallel.THREAD_VARIABLES]
+    finally:
+        ex.close()
+    assert seen == ["4", "4", "3"]
+    assert [os.environ.get(v) for v in parallel.THREAD_VARIABLES] == [None, None, "3"]
 
 
 def test_scheduler_without_distributed_names_the_extra(monkeypatch):
