@@ -86,6 +86,12 @@ def test_workers_get_their_share_of_the_cores_for_blas_and_this_process_keeps_it
     assert [os.environ.get(v) for v in parallel.THREAD_VARIABLES] == [None, None, "3"]
 
 
+def test_the_first_run_order_names_real_claims_and_figures():
+    # a renamed claim would silently drop out of the order a fresh clone's first run uses
+    names = {c.id for c in ledger.load_topics()} | {f"figure {n}" for n in FIGURES}
+    assert set(ledger.FIRST_RUN_SECONDS) <= names
+
+
 def test_scheduler_without_distributed_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(SystemExit, match=r"pip install \.\[storage\]"):
